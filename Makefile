@@ -1,0 +1,55 @@
+# smlaunch developer entry points. Every target installs the pinned venv on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONFIG ?= configs/local.yaml
+SET ?=
+SET_ARGS := $(foreach item,$(SET),--set $(item))
+DATA := data/digits/train.npz
+
+.PHONY: install run validate data test lint typecheck bench ui lock clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+$(DATA): | $(STAMP)
+	$(BIN)/python -m train.digits.prepare --out data/digits
+
+data: $(DATA) ## write the digits train/validation splits under data/
+
+run: $(STAMP) $(DATA) ## make run CONFIG=configs/x.yaml SET="k=v k2=v2"
+	$(BIN)/smlaunch run $(CONFIG) $(SET_ARGS)
+
+validate: $(STAMP)
+	$(BIN)/smlaunch validate $(CONFIG) $(SET_ARGS)
+
+test: $(STAMP) ## the whole suite; starts and stops every service it needs
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check launcher train tests
+	$(BIN)/mypy
+
+bench: $(STAMP) $(DATA) ## median wall times of validate and of a full local smoke run
+	$(BIN)/python tests/bench.py
+
+ui: $(STAMP) ## the MLflow UI for the local store on http://127.0.0.1:5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+lock: ## re-resolve the pins from pyproject.toml into requirements.lock
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -e '.[dev,data,sagemaker]'
+	{ echo "# Exact pins for the development venv (make install). Regenerate with: make lock"; \
+	  .lock-venv/bin/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .smlaunch outputs data *.egg-info

@@ -1,0 +1,59 @@
+"""The launcher's error types: data in, message out, one exit code per kind of failure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_RUNTIME = 1
+EXIT_BAD_INPUT = 2
+
+
+class LauncherError(Exception):
+    """Base class of every error the CLI turns into a message instead of a traceback."""
+
+    exit_code = EXIT_RUNTIME
+
+
+@dataclass(frozen=True, order=True)
+class ConfigProblem:
+    """One thing wrong with a config: where (file:line:col or '--set ...'), which field, and what."""
+
+    sort_key: tuple[str, int, int]
+    where: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        field = f"{self.field}: " if self.field else ""
+        return f"{self.where}: {field}{self.message}"
+
+
+class ConfigError(LauncherError):
+    """A config file or override is invalid; every problem found is reported at once."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        super().__init__(problems)
+        self.problems = sorted(problems)
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        header = "1 problem in the config:" if count == 1 else f"{count} problems in the config:"
+        return "\n".join([header, *(f"  {problem}" for problem in self.problems)])
+
+
+class JobFailed(LauncherError):
+    """The training job ran and ended in failure (the MLflow run is marked FAILED)."""
+
+    def __init__(self, job_name: str, reason: str) -> None:
+        super().__init__(job_name, reason)
+        self.job_name = job_name
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"training job {self.job_name} failed: {self.reason}"
+
+
+class ExecutionError(LauncherError):
+    """The launcher could not start or follow the job (environment, tools, permissions)."""

@@ -1,0 +1,59 @@
+"""Parse and apply `--set dotted.path=value` overrides; values are typed by YAML's scalar rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from launcher.errors import ConfigError
+from launcher.yaml_source import ConfigPath, Location, YamlDocument, format_path, problem
+
+
+@dataclass(frozen=True)
+class Override:
+    """One `--set` item: the path it sets, the typed value, and the text as typed (for messages)."""
+
+    path: tuple[str, ...]
+    value: Any
+    text: str
+
+    @property
+    def location(self) -> Location:
+        return Location(f"--set {self.text}")
+
+
+def parse_override(text: str) -> Override:
+    """`a.b=1` → Override(('a', 'b'), 1). A value that is not valid YAML is taken as a plain string."""
+    where = Location(f"--set {text}")
+    key, sep, raw = text.partition("=")
+    parts = tuple(key.strip().split("."))
+    if not sep or not key.strip() or any(not part for part in parts):
+        raise ConfigError([problem(where, (), "expected KEY=VALUE with a dotted key, e.g. train.optimizer.lr=0.01")])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return Override(parts, value, text)
+
+
+def apply_override(document: YamlDocument, override: Override, prefix: ConfigPath = ()) -> None:
+    """Set `override` (its path minus `prefix`) inside `document`, creating intermediate mappings."""
+    path = override.path[len(prefix) :]
+    target: Any = document.data
+    for depth, part in enumerate(path[:-1]):
+        child = target.get(part) if isinstance(target, dict) else None
+        if child is None:
+            child = target[part] = {}
+        if not isinstance(child, dict):
+            shown = format_path(prefix + path[: depth + 1])
+            raise ConfigError(
+                [problem(override.location, override.path, f"cannot set a key inside {shown}: it is not a mapping")]
+            )
+        target = child
+    target[path[-1]] = override.value
+    for known in [known for known in document.values if known[: len(path)] == path]:
+        del document.values[known]
+    document.values[path] = override.location
+    document.keys[path] = override.location

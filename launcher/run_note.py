@@ -1,0 +1,36 @@
+"""The run's description (mlflow.note.content): what ran, where, with what, and how to run it again."""
+
+from __future__ import annotations
+
+import shlex
+
+from launcher.provenance import Provenance
+from launcher.spec import LaunchSpec
+
+KEY_PARAMS = ("epochs", "batch_size", "seed")
+
+
+def describe_run(spec: LaunchSpec, provenance: Provenance, job_name: str) -> str:
+    """Markdown for the MLflow run page."""
+    lines = []
+    if spec.description:
+        lines += [spec.description.strip(), ""]
+    commit = provenance.git_commit[:12] if provenance.git_commit else "not a git checkout"
+    dirty = " (with uncommitted changes)" if provenance.git_dirty else ""
+    lines += [
+        f"**Job** `{job_name}` in mode `{spec.mode}` on {spec.job.instance_count} × `{spec.job.instance_type}`",
+        f"**Launched by** {provenance.user} on {provenance.host}, commit `{commit}`{dirty}",
+        f"**Configs** `{spec.sources.job_file}` + `{spec.sources.training_file}`"
+        + (f", overrides `{' '.join(spec.sources.overrides)}`" if spec.sources.overrides else ""),
+    ]
+    key_values = [f"{name}={spec.training[name]}" for name in KEY_PARAMS if name in spec.training]
+    if "optimizer" in spec.training:
+        optimizer = spec.training["optimizer"]
+        key_values.insert(0, f"optimizer={optimizer.get('name')} lr={optimizer.get('lr')}")
+    if key_values:
+        lines.append(f"**Key parameters** {', '.join(key_values)}")
+    rerun = ["smlaunch", "run", str(spec.sources.job_file)]
+    for override in spec.sources.overrides:
+        rerun += ["--set", override]
+    lines += ["", "Run it again (at the same commit):", "", f"    {shlex.join(rerun)}"]
+    return "\n".join(lines)

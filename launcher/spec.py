@@ -1,0 +1,82 @@
+"""LaunchSpec: the validated, resolved, immutable description of one launch. Built once, read everywhere after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+LOCAL_MODES = ("local-process", "local-container")
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One input data channel: its name, where the data is (s3:// or an absolute local path) and input mode."""
+
+    name: str
+    uri: str
+    input_mode: str
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """The SageMaker job settings, with schema defaults applied."""
+
+    instance_type: str
+    instance_count: int
+    volume_size_gb: int
+    max_runtime_seconds: int
+    output_path: str
+    image: str | None
+    role_arn: str | None
+
+
+@dataclass(frozen=True)
+class ConfigSources:
+    """The files a spec came from and the overrides applied on top, for artifacts and provenance."""
+
+    job_file: Path
+    training_file: Path
+    overrides: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything needed to start a job, validated; `resolved` is the merged config as logged to MLflow."""
+
+    experiment: str
+    mode: str
+    run_name: str | None
+    description: str | None
+    tracking_uri: str
+    job: JobSettings
+    channels: tuple[Channel, ...]
+    environment: Mapping[str, str]
+    tags: Mapping[str, str]
+    work_dir: Path
+    training: Mapping[str, Any]
+    resolved: Mapping[str, Any]
+    sources: ConfigSources
+
+    @property
+    def is_local(self) -> bool:
+        return self.mode in LOCAL_MODES
+
+
+def freeze(value: Any) -> Any:
+    """A read-only view of nested dicts/lists (mappings become MappingProxyType, lists tuples)."""
+    if isinstance(value, dict):
+        return MappingProxyType({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Plain dicts and lists again (for YAML/JSON output) from a frozen value."""
+    if isinstance(value, Mapping):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(item) for item in value]
+    return value

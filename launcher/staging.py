@@ -1,0 +1,48 @@
+"""Write the config files a job receives (its `config` channel) and the run keeps as artifacts.
+
+Layout, identical in the channel, on S3 and under the run's `config/` artifacts:
+  training.yaml        the resolved training config the container reads
+  resolved.yaml        the whole resolved config (job + `train:`), overrides and defaults applied
+  job/<file>           the job config file as written
+  train/<file>         the training config file as written
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from launcher.spec import LaunchSpec, thaw
+from train.contract import TRAINING_CONFIG_FILE
+
+RESOLVED_CONFIG_FILE = "resolved.yaml"
+CONFIG_ARTIFACT_DIR = "config"
+
+
+def _dump(data: object, path: Path) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        yaml.safe_dump(thaw(data), handle, sort_keys=False, default_flow_style=False)
+
+
+def stage_configs(spec: LaunchSpec, directory: Path) -> list[Path]:
+    """Write the staged config files into `directory` (created) and return them."""
+    (directory / "job").mkdir(parents=True, exist_ok=True)
+    (directory / "train").mkdir(exist_ok=True)
+    _dump(spec.training, directory / TRAINING_CONFIG_FILE)
+    _dump(spec.resolved, directory / RESOLVED_CONFIG_FILE)
+    job_copy = directory / "job" / spec.sources.job_file.name
+    train_copy = directory / "train" / spec.sources.training_file.name
+    shutil.copyfile(spec.sources.job_file, job_copy)
+    shutil.copyfile(spec.sources.training_file, train_copy)
+    return [directory / TRAINING_CONFIG_FILE, directory / RESOLVED_CONFIG_FILE, job_copy, train_copy]
+
+
+def artifact_pairs(directory: Path, files: list[Path]) -> list[tuple[Path, str]]:
+    """(file, artifact dir) pairs mirroring the staging layout under `config/`."""
+    pairs = []
+    for path in files:
+        parent = path.parent.relative_to(directory).as_posix()
+        pairs.append((path, CONFIG_ARTIFACT_DIR if parent == "." else f"{CONFIG_ARTIFACT_DIR}/{parent}"))
+    return pairs

@@ -1,0 +1,116 @@
+"""The launcher's only door to MLflow: create the run, log params/tags/artifacts, end it.
+
+mlflow is imported inside the functions (≈1.3 s), so `smlaunch validate` and `--help` never pay for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from launcher.errors import ExecutionError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+MLFLOW_BATCH_PARAMS = 100  # MLflow accepts at most 100 params per log_batch call
+FAILURE_TAG = "launcher.failure_reason"
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    """An MLflow run the launcher created: ids plus the tracking URI both sides use."""
+
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+    artifact_uri: str
+
+
+def resolve_tracking_uri(uri: str, cwd: Path) -> str:
+    """Make local store URIs absolute so a subprocess or container started elsewhere finds the same store."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str((cwd / uri[len("sqlite:///") :]).resolve())
+    if "://" not in uri and not uri.startswith("databricks"):
+        return (cwd / uri).resolve().as_uri()
+    return uri
+
+
+def _client(tracking_uri: str) -> MlflowClient:
+    quiet_mlflow()
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def quiet_mlflow() -> None:
+    """Keep MLflow's start-up chatter (database migrations, plugin warnings) off the user's terminal."""
+    for name in ("mlflow", "alembic", "sagemaker_mlflow"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def start_run(
+    tracking_uri: str, experiment: str, run_name: str | None, params: Mapping[str, str], tags: Mapping[str, str]
+) -> TrackedRun:
+    """Create (or reuse) the experiment and a new RUNNING run holding every param and tag."""
+    from mlflow.entities import Param
+
+    client = _client(tracking_uri)
+    try:
+        found = client.get_experiment_by_name(experiment)
+        experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+        run = client.create_run(experiment_id, tags=dict(tags), run_name=run_name)
+    except Exception as error:  # MLflow raises many types for an unreachable or broken store
+        raise ExecutionError(f"cannot create an MLflow run at {tracking_uri}: {error}") from error
+    run_id = run.info.run_id
+    items = [Param(key, value) for key, value in params.items()]
+    for start in range(0, len(items), MLFLOW_BATCH_PARAMS):
+        client.log_batch(run_id, params=items[start : start + MLFLOW_BATCH_PARAMS])
+    return TrackedRun(run_id, experiment_id, tracking_uri, str(run.info.artifact_uri))
+
+
+def log_artifacts(run: TrackedRun, files: Iterable[tuple[Path, str]]) -> None:
+    """Log each (local file, artifact directory) pair to the run."""
+    client = _client(run.tracking_uri)
+    for path, artifact_dir in files:
+        client.log_artifact(run.run_id, str(path), artifact_dir or None)
+
+
+def set_tags(run: TrackedRun, tags: Mapping[str, str]) -> None:
+    from mlflow.entities import RunTag
+
+    _client(run.tracking_uri).log_batch(run.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def run_status(run: TrackedRun) -> str:
+    """RUNNING, FINISHED, FAILED or KILLED."""
+    return str(_client(run.tracking_uri).get_run(run.run_id).info.status)
+
+
+def end_run(run: TrackedRun, status: str, reason: str | None = None) -> None:
+    """End the run with `status`; a failure reason is recorded as a tag the UI shows."""
+    client = _client(run.tracking_uri)
+    if reason:
+        client.set_tag(run.run_id, FAILURE_TAG, reason[:5000])
+    client.set_terminated(run.run_id, status=status)
+
+
+def run_url(run: TrackedRun) -> str | None:
+    """The run's page in the MLflow UI, when the tracking URI is a server."""
+    if run.tracking_uri.startswith(("http://", "https://")):
+        return f"{run.tracking_uri.rstrip('/')}/#/experiments/{run.experiment_id}/runs/{run.run_id}"
+    return None
+
+
+def run_summary(tracking_uri: str, run_id: str) -> dict[str, Any]:
+    """Status, params, metrics and tags of a run (for `smlaunch` output and tests)."""
+    data = _client(tracking_uri).get_run(run_id)
+    return {
+        "status": data.info.status,
+        "params": dict(data.data.params),
+        "metrics": dict(data.data.metrics),
+        "tags": dict(data.data.tags),
+    }
