@@ -93,7 +93,8 @@ def run(config: Path, overrides: tuple[str, ...], output: str) -> None:
         if report["failure_reason"]:
             click.echo(f"failure: {report['failure_reason']}", err=True)
         click.echo(f"experiment {report['experiment_id']} at {report['tracking_uri']}", err=True)
-        click.echo(f"see it: mlflow runs describe --run-id {report['run_id']}", err=True)
+        click.echo(f"see it: MLFLOW_TRACKING_URI={report['tracking_uri']} mlflow runs describe --run-id "
+                   f"{report['run_id']}", err=True)
     if report["status"] != "FINISHED":
         sys.exit(EXIT_RUNTIME)
 

@@ -11,9 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from launcher.errors import ConfigError, ConfigProblem
-from launcher.overrides import Override, apply_override, parse_override
+from launcher.overrides import Override, apply_override, as_string, parse_override
 from launcher.spec import Channel, ConfigSources, JobSettings, LaunchSpec, freeze
-from launcher.validation import JOB_SCHEMA, TRAINING_SCHEMA, apply_defaults, load_schema, validate_document
+from launcher.validation import (
+    JOB_SCHEMA,
+    TRAINING_SCHEMA,
+    apply_defaults,
+    load_schema,
+    schema_at,
+    validate_document,
+)
 from launcher.yaml_source import Location, YamlDocument, load_yaml_mapping, problem
 
 TRAIN_KEY = "train"  # the training config's fields live under `train.` in overrides, params and the resolved config
@@ -56,6 +63,10 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
 
 
 def _apply(document: YamlDocument, item: Override, prefix: tuple[str, ...], problems: list[ConfigProblem]) -> None:
+    schema = load_schema(TRAINING_SCHEMA if prefix else JOB_SCHEMA)
+    target = schema_at(schema, item.path[len(prefix) :])
+    if target is not None and target.get("type") == "string" and not isinstance(item.value, str):
+        item = as_string(item)  # `--set environment.FLAG=1` means the string "1"
     try:
         apply_override(document, item, prefix)
     except ConfigError as error:

@@ -35,7 +35,7 @@ class ConfigError(LauncherError):
 
     def __init__(self, problems: list[ConfigProblem]) -> None:
         super().__init__(problems)
-        self.problems = sorted(problems)
+        self.problems = _in_reading_order(problems)
 
     def __str__(self) -> str:
         count = len(self.problems)
@@ -57,3 +57,16 @@ class JobFailed(LauncherError):
 
 class ExecutionError(LauncherError):
     """The launcher could not start or follow the job (environment, tools, permissions)."""
+
+
+def _in_reading_order(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    """Files in the order they were read (job config, then training config), by position; `--set` items last."""
+    first_seen: dict[str, int] = {}
+    for found in problems:
+        first_seen.setdefault(found.sort_key[0], len(first_seen))
+
+    def key(found: ConfigProblem) -> tuple[bool, int, int, int]:
+        source, line, column = found.sort_key
+        return (source.startswith("--set"), first_seen[source], line, column)
+
+    return sorted(problems, key=key)

@@ -104,9 +104,7 @@ def _settle(run: tracking.TrackedRun, outcome: JobOutcome) -> str:
         if outcome.model_artifact:
             tracking.set_tags(run, {"launcher.model_artifact": outcome.model_artifact})
         return status
-    if status in ("RUNNING", "FINISHED"):
+    if status in ("RUNNING", "FINISHED"):  # the container could not record its own failure
         status = "KILLED" if outcome.status == STOPPED else "FAILED"
         tracking.end_run(run, status, outcome.failure_reason)
-    else:
-        tracking.set_tags(run, {tracking.FAILURE_TAG: outcome.failure_reason or outcome.status})
     return status

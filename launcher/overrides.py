@@ -18,6 +18,7 @@ class Override:
     path: tuple[str, ...]
     value: Any
     text: str
+    raw: str = ""
 
     @property
     def location(self) -> Location:
@@ -35,7 +36,12 @@ def parse_override(text: str) -> Override:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
-    return Override(parts, value, text)
+    return Override(parts, value, text, raw)
+
+
+def as_string(override: Override) -> Override:
+    """The same override with its value kept as typed text (for fields the schema says are strings)."""
+    return Override(override.path, override.raw, override.text, override.raw)
 
 
 def apply_override(document: YamlDocument, override: Override, prefix: ConfigPath = ()) -> None:

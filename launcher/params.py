@@ -1,4 +1,4 @@
-"""Flatten a resolved config into MLflow params with dotted keys (`train.optimizer.lr`), the same paths `--set` takes."""
+"""Flatten a resolved config into MLflow params with dotted keys (`train.optimizer.lr`), the paths `--set` takes."""
 
 from __future__ import annotations
 

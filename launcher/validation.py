@@ -69,7 +69,7 @@ def _unknown_keys(
         else:
             advice = "allowed here: " + ", ".join(repr(name) for name in known) if known else "no keys allowed"
         location = document.locate((*path, key), key=True)
-        found.append(problem(location, prefix + (*path, key), f"unknown key '{key}' — {advice}"))
+        found.append(problem(location, (*prefix, *path, key), f"unknown key '{key}' — {advice}"))
     return found
 
 
@@ -116,3 +116,15 @@ def apply_defaults(data: Any, schema: dict[str, Any]) -> Any:
             if name not in properties:
                 result[name] = apply_defaults(result[name], extra)
     return result
+
+
+def schema_at(schema: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
+    """The subschema describing `path` (through properties and additionalProperties), or None if unknown."""
+    current: dict[str, Any] | None = schema
+    for part in path:
+        if current is None:
+            return None
+        properties = current.get("properties", {})
+        extra = current.get("additionalProperties")
+        current = properties.get(part) if part in properties else (extra if isinstance(extra, dict) else None)
+    return current

@@ -107,9 +107,7 @@ def _compose(text: str, path: Path, shown: str) -> YamlDocument:
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown)
-        raise _fail(where, f"invalid YAML: {error.problem or error.context}") from None
+        raise _invalid_yaml(error, shown) from None
     except yaml.YAMLError as error:
         raise _fail(Location(shown), f"invalid YAML: {error}") from None
     finally:
@@ -121,12 +119,21 @@ def _compose(text: str, path: Path, shown: str) -> YamlDocument:
         raise _fail(_node_location(root, shown), f"top level is {kind}; expected a mapping of config keys")
     document = YamlDocument(path=path, data={})
     builder = _Builder(yaml.SafeLoader(""), document, shown)
-    data = builder.build(root, ())
+    try:
+        data = builder.build(root, ())
+    except yaml.MarkedYAMLError as error:  # e.g. an unsafe tag such as !!python/object
+        raise _invalid_yaml(error, shown) from None
     assert isinstance(data, dict)
     document.data = data
     if builder.problems:
         raise ConfigError(builder.problems)
     return document
+
+
+def _invalid_yaml(error: yaml.MarkedYAMLError, shown: str) -> ConfigError:
+    mark = error.problem_mark or error.context_mark
+    where = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown)
+    return _fail(where, f"invalid YAML: {error.problem or error.context}")
 
 
 def _node_location(node: yaml.Node, shown: str) -> Location:

@@ -77,7 +77,7 @@ def run_job(paths: ContainerPaths) -> int:
         task(TaskContext(config=config, env=env, tracker=tracker))
         tracker.finish()
         return 0
-    except BaseException as error:  # noqa: BLE001 — every failure must reach the failure file and the run
+    except BaseException as error:
         reason = write_failure(paths, error)
         print(f"training failed: {reason}", file=sys.stderr)
         traceback.print_exception(error, file=sys.stderr)

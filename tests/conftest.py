@@ -1,0 +1,84 @@
+"""Shared fixtures: a throw-away project directory (configs + digits data + sqlite store) and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+
+@dataclass
+class Project:
+    """A copy of configs/ next to a data/ dir, with its own sqlite store: each test gets a clean one."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "configs" / "local.yaml"
+
+    @property
+    def db(self) -> Path:
+        return self.root / "mlflow.db"
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.db}"
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def smlaunch(self, *args: str, timeout: float = 300) -> CliResult:
+        done = subprocess.run(
+            [sys.executable, "-m", "launcher", *args], cwd=self.root, capture_output=True, text=True,
+            timeout=timeout, check=False,
+        )
+        return CliResult(done.returncode, done.stdout, done.stderr)
+
+    def runs(self) -> list[Any]:
+        """Every run in the store (all experiments); an absent store has none."""
+        if not self.db.exists():
+            return []
+        from mlflow import MlflowClient
+        from mlflow.entities import ViewType
+
+        client = MlflowClient(tracking_uri=self.tracking_uri)
+        experiments = client.search_experiments(view_type=ViewType.ALL)
+        return client.search_runs([e.experiment_id for e in experiments], run_view_type=ViewType.ALL)
+
+
+@pytest.fixture(scope="session")
+def digits_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from train.digits.prepare import write_splits
+
+    out = tmp_path_factory.mktemp("data") / "digits"
+    write_splits(out)
+    return out
+
+
+@pytest.fixture
+def project(tmp_path: Path, digits_data: Path) -> Project:
+    shutil.copytree(REPO / "configs", tmp_path / "configs")
+    shutil.copytree(digits_data, tmp_path / "data" / "digits")
+    return Project(tmp_path)

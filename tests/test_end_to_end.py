@@ -1,0 +1,107 @@
+"""`smlaunch run` on the default local config, end to end, asserted on what MLflow stores."""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from launcher.params import flatten
+from tests.conftest import Project
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory, digits_data: Path) -> tuple[Project, dict]:
+    import shutil
+
+    from tests.conftest import REPO
+
+    root = tmp_path_factory.mktemp("e2e")
+    shutil.copytree(REPO / "configs", root / "configs")
+    shutil.copytree(digits_data, root / "data" / "digits")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"],
+                   cwd=root, check=True)
+    project = Project(root)
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json")
+    assert result.code == 0, result.stderr
+    return project, result.json()
+
+
+def test_run_finishes_with_every_param_and_tag(finished: tuple[Project, dict]) -> None:
+    from mlflow import MlflowClient
+
+    project, report = finished
+    assert set(report) >= {"run_id", "experiment_id", "tracking_uri", "status", "job_name"}
+    assert report["status"] == "FINISHED"
+    run = MlflowClient(tracking_uri=project.tracking_uri).get_run(report["run_id"])
+    assert run.info.status == "FINISHED"
+    job = yaml.safe_load((project.root / "configs/local.yaml").read_text())
+    training = yaml.safe_load((project.root / "configs/train/digits.yaml").read_text())
+    expected = flatten({k: v for k, v in job.items() if k not in ("tags", "environment")})
+    expected.update(flatten(training, "train."))
+    for key, value in expected.items():
+        assert run.data.params.get(key) == value, key
+    tags = run.data.tags
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project.root, capture_output=True, text=True).stdout
+    assert tags["mlflow.source.git.commit"] == head.strip()
+    assert tags["mlflow.source.name"] == "configs/local.yaml"
+    assert tags["mlflow.user"]
+    assert "smlaunch run configs/local.yaml" in tags["mlflow.note.content"]
+    assert tags["launcher.mode"] == "local-process"
+    assert tags["launcher.config_path"] == "configs/local.yaml"
+    assert tags["launcher.version"]
+    assert tags["launcher.job_name"] == report["job_name"]
+
+
+def test_metrics_are_logged_per_epoch(finished: tuple[Project, dict]) -> None:
+    from mlflow import MlflowClient
+
+    project, report = finished
+    client = MlflowClient(tracking_uri=project.tracking_uri)
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        history = client.get_metric_history(report["run_id"], key)
+        assert [point.step for point in history] == list(range(1, 21)), key
+
+
+def test_configs_are_run_artifacts(finished: tuple[Project, dict]) -> None:
+    from mlflow import MlflowClient
+
+    project, report = finished
+    client = MlflowClient(tracking_uri=project.tracking_uri)
+    run_id = report["run_id"]
+    listed = {a.path for a in client.list_artifacts(run_id, "config")}
+    listed |= {a.path for d in ("config/job", "config/train") for a in client.list_artifacts(run_id, d)}
+    assert {"config/resolved.yaml", "config/training.yaml", "config/job/local.yaml",
+            "config/train/digits.yaml"} <= listed
+    local = Path(client.download_artifacts(run_id, "config/job/local.yaml"))
+    assert local.read_text() == (project.root / "configs/local.yaml").read_text()
+    resolved = yaml.safe_load(Path(client.download_artifacts(run_id, "config/resolved.yaml")).read_text())
+    assert resolved["train"]["optimizer"]["lr"] == 0.003
+    assert resolved["mode"] == "local-process"
+
+
+def test_logged_model_loads_and_scores(finished: tuple[Project, dict]) -> None:
+    import mlflow.pytorch
+    import torch
+
+    project, report = finished
+    mlflow.set_tracking_uri(project.tracking_uri)
+    model = mlflow.pytorch.load_model(f"runs:/{report['run_id']}/model")
+    with np.load(project.root / "data/digits/validation.npz") as held_out:
+        x, y = held_out["x"], held_out["y"]
+    with torch.no_grad():
+        predicted = model(torch.from_numpy(x)).argmax(dim=1).numpy()
+    assert (predicted == y).mean() >= 0.95
+
+
+def test_model_tarball_written_like_sagemaker(finished: tuple[Project, dict]) -> None:
+    project, report = finished
+    archive = project.root / "outputs" / report["job_name"] / "output" / "model.tar.gz"
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert "model/MLmodel" in names

@@ -1,0 +1,53 @@
+"""The CreateTrainingJob request: pure, valid against botocore's own service model, and the job name rules."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+from launcher.config import load_launch_spec
+from launcher.request import build_request, make_job_name
+from launcher.tracking import TrackedRun
+from tests.conftest import Project
+
+RUN = TrackedRun("0123456789abcdef0123456789abcdef", "7", "http://127.0.0.1:5000", "s3://b/a")
+JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # from the SageMaker API reference
+
+
+def validate_against_service_model(request: dict) -> None:
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    report = ParamValidator().validate(request, model.operation_model("CreateTrainingJob").input_shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+@pytest.mark.parametrize("experiment", ["digits-smoke", "My Experiment/v2", "x" * 200, "---", "a.b_c"])
+def test_job_names_are_valid_unique_and_short(experiment: str) -> None:
+    now = datetime(2026, 11, 28, 5, 6, 7, tzinfo=UTC)
+    name = make_job_name(experiment, RUN.run_id, now)
+    assert len(name) <= 63
+    assert JOB_NAME_PATTERN.match(name), name
+    assert name.endswith("-01234567-20261128-050607")
+    assert name != make_job_name(experiment, "fedcba98" + RUN.run_id[8:], now)
+
+
+def test_request_is_valid_for_sagemaker_and_hands_over_the_run(project: Project) -> None:
+    spec = load_launch_spec(project.config, [
+        "sagemaker.role_arn=arn:aws:iam::123456789012:role/SageMakerExecution",
+        "sagemaker.image=123456789012.dkr.ecr.eu-west-1.amazonaws.com/smlaunch-train:abc",
+        "environment.EXTRA=1", "environment.MLFLOW_RUN_ID=user-cannot-override-this",
+    ])
+    request = build_request(spec, RUN, "job-1", config_uri=str(project.root / "staged"))
+    validate_against_service_model(request)
+    assert request["Environment"]["MLFLOW_RUN_ID"] == RUN.run_id
+    assert request["Environment"]["MLFLOW_TRACKING_URI"] == RUN.tracking_uri
+    assert request["Environment"]["EXTRA"] == "1"
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}
+    assert channels == {"config": (project.root / "staged").as_uri(),
+                        "training": (project.root / "data" / "digits").as_uri()}
+    assert request["HyperParameters"]["optimizer.lr"] == "0.003"
+    assert {"Key": "mlflow.run_id", "Value": RUN.run_id} in request["Tags"]
+    assert build_request(spec, RUN, "job-1", config_uri=str(project.root / "staged")) == request  # pure
