@@ -9,7 +9,7 @@ SET ?=
 SET_ARGS := $(foreach item,$(SET),--set $(item))
 DATA := data/digits/train.npz
 
-.PHONY: install run validate data test lint typecheck bench ui lock clean
+.PHONY: install run validate data docs test lint bench ui lock clean
 
 install: $(STAMP)
 
@@ -30,6 +30,9 @@ run: $(STAMP) $(DATA) ## make run CONFIG=configs/x.yaml SET="k=v k2=v2"
 
 validate: $(STAMP)
 	$(BIN)/smlaunch validate $(CONFIG) $(SET_ARGS)
+
+docs: $(STAMP) ## regenerate docs/configuration.md from the schemas
+	$(BIN)/smlaunch schema --markdown > docs/configuration.md
 
 test: $(STAMP) ## the whole suite; starts and stops every service it needs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -99,6 +99,21 @@ def run(config: Path, overrides: tuple[str, ...], output: str) -> None:
         sys.exit(EXIT_RUNTIME)
 
 
+@cli.command()
+@click.option("--markdown", is_flag=True, help="Render the configuration reference (docs/configuration.md).")
+@click.argument("kind", type=click.Choice(["job", "training"]), required=False)
+def schema(markdown: bool, kind: str | None) -> None:
+    """Print a config JSON Schema (job or training), or with --markdown the whole reference."""
+    if markdown:
+        from launcher.schema_docs import render_markdown
+
+        click.echo(render_markdown(), nl=False)
+        return
+    from launcher.validation import JOB_SCHEMA, TRAINING_SCHEMA, load_schema
+
+    click.echo(json.dumps(load_schema(TRAINING_SCHEMA if kind == "training" else JOB_SCHEMA), indent=2))
+
+
 def main() -> None:
     """Entry point: run the CLI, turning LauncherError into a message on stderr and its exit code."""
     try:

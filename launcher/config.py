@@ -1,7 +1,8 @@
 """Turn a job config file (+ the training config it names, + `--set` overrides) into a validated LaunchSpec.
 
-Validation happens here, once, at the edge: every problem in both files and the overrides is collected and
-raised together as one ConfigError. Nothing downstream sees a raw dict.
+Validation happens here, once, at the edge: every problem in both files (and the files they extend), the
+overrides and the SageMaker/MLflow limits is collected and raised together as one ConfigError, before
+anything is created. Nothing downstream sees a raw dict.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from launcher.composition import load_composed
 from launcher.errors import ConfigError, ConfigProblem
+from launcher.limits import check_limits
 from launcher.overrides import Override, apply_override, as_string, parse_override
 from launcher.spec import Channel, ConfigSources, JobSettings, LaunchSpec, freeze
 from launcher.validation import (
@@ -21,13 +24,13 @@ from launcher.validation import (
     schema_at,
     validate_document,
 )
-from launcher.yaml_source import Location, YamlDocument, load_yaml_mapping, problem
+from launcher.yaml_source import ConfigPath, YamlDocument, problem
 
 TRAIN_KEY = "train"  # the training config's fields live under `train.` in overrides, params and the resolved config
 
 
 def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LaunchSpec:
-    """Load, override, validate and resolve; raise ConfigError listing every problem found."""
+    """Load, compose, override, validate and resolve; raise ConfigError listing every problem found."""
     job_path = Path(job_file)
     problems: list[ConfigProblem] = []
     parsed: list[Override] = []
@@ -37,29 +40,38 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
         except ConfigError as error:
             problems.extend(error.problems)
 
-    job_doc = load_yaml_mapping(job_path)
-    train_overrides = [item for item in parsed if item.path[0] == TRAIN_KEY]
-    for item in parsed:
-        if item.path[0] != TRAIN_KEY:
-            _apply(job_doc, item, (), problems)
+    job_doc, job_files = load_composed(job_path)
+    for item in (item for item in parsed if item.path[0] != TRAIN_KEY):
+        _apply(job_doc, item, (), problems)
     problems.extend(validate_document(job_doc, JOB_SCHEMA))
 
-    train_doc = _load_training_doc(job_doc, job_path, problems)
-    if train_doc is not None:
-        for item in train_overrides:
+    loaded = _load_training_doc(job_doc, job_path, problems)
+    if loaded is not None:
+        train_doc = loaded[0]
+        for item in (item for item in parsed if item.path[0] == TRAIN_KEY):
             if len(item.path) == 1:
                 problems.append(problem(item.location, item.path, "set a field inside it, e.g. train.epochs=5"))
             else:
                 _apply(train_doc, item, (TRAIN_KEY,), problems)
         problems.extend(validate_document(train_doc, TRAINING_SCHEMA, prefix=(TRAIN_KEY,)))
-    if problems or train_doc is None:
+    if problems or loaded is None:
         raise ConfigError(problems)
 
+    train_doc, train_files = loaded
     job = apply_defaults(job_doc.data, load_schema(JOB_SCHEMA))
     training = apply_defaults(train_doc.data, load_schema(TRAINING_SCHEMA))
-    channels = _channels(job, job_doc, job_path.parent)
-    sources = ConfigSources(job_path, train_doc.path, tuple(overrides))
-    return _build_spec(job, training, channels, sources)
+    channels = _channels(job, job_doc, job_path)
+    spec = _build_spec(job, training, channels, ConfigSources(job_files, train_files, tuple(overrides)))
+    limit_problems = check_limits(spec, lambda path: _locate(path, job_doc, train_doc))
+    if limit_problems:
+        raise ConfigError(limit_problems)
+    return spec
+
+
+def _locate(path: ConfigPath, job_doc: YamlDocument, train_doc: YamlDocument) -> Any:
+    if path[:1] == (TRAIN_KEY,):
+        return train_doc.locate(path[1:])
+    return job_doc.locate(path)
 
 
 def _apply(document: YamlDocument, item: Override, prefix: tuple[str, ...], problems: list[ConfigProblem]) -> None:
@@ -73,56 +85,58 @@ def _apply(document: YamlDocument, item: Override, prefix: tuple[str, ...], prob
         problems.extend(error.problems)
 
 
-def _load_training_doc(job_doc: YamlDocument, job_path: Path, problems: list[ConfigProblem]) -> YamlDocument | None:
+def _defining_dir(document: YamlDocument, path: ConfigPath, top_file: Path) -> Path:
+    """Relative paths in a config are relative to the file that set them (`--set` values: the top file)."""
+    source = document.locate(path).source
+    return top_file.parent if source.startswith("--set") else Path(source).parent
+
+
+def _load_training_doc(
+    job_doc: YamlDocument, job_path: Path, problems: list[ConfigProblem]
+) -> tuple[YamlDocument, tuple[Path, ...]] | None:
     reference = job_doc.data.get("training_config")
     if not isinstance(reference, str) or not reference:
         return None  # the schema check has reported it
-    train_path = job_path.parent / reference
+    train_path = _defining_dir(job_doc, ("training_config",), job_path) / reference
     display = os.path.normpath(train_path)
-    try:
-        return load_yaml_mapping(train_path, display)
-    except ConfigError as error:
+    if not train_path.is_file():
         where = job_doc.locate(("training_config",))
-        for found in error.problems:
-            if found.message.startswith("file not found"):
-                found = problem(where, ("training_config",), f"training config {display} not found")
-            problems.append(found)
+        problems.append(problem(where, ("training_config",), f"training config {display} not found"))
+        return None
+    try:
+        return load_composed(train_path, display)
+    except ConfigError as error:
+        problems.extend(error.problems)
         return None
 
 
-def _channels(job: dict[str, Any], job_doc: YamlDocument, base: Path) -> tuple[Channel, ...]:
+def _channels(job: dict[str, Any], job_doc: YamlDocument, job_path: Path) -> tuple[Channel, ...]:
     """Channels with local paths made absolute; a missing local directory is a config problem."""
     problems: list[ConfigProblem] = []
     channels = []
+    cloud = job["mode"] == "sagemaker"
     for name, settings in job["channels"].items():
-        uri = settings["uri"]
+        uri, path = settings["uri"], ("channels", name, "uri")
         if not uri.startswith("s3://"):
-            local = (base / uri).resolve()
-            if job["mode"] == "sagemaker":
-                problems.append(_channel_problem(job_doc, name, "SageMaker reads channels from S3: use an s3:// URI"))
+            local = (_defining_dir(job_doc, path, job_path) / uri).resolve()
+            if cloud:
+                problems.append(problem(job_doc.locate(path), path, "SageMaker reads channels from S3: use s3://…"))
             elif not local.is_dir():
                 hint = "run `make data` to create the example data" if "data" in uri else "check the path"
-                problems.append(_channel_problem(job_doc, name, f"directory {local} does not exist ({hint})"))
+                problems.append(problem(job_doc.locate(path), path, f"directory {local} does not exist ({hint})"))
             uri = str(local)
-        elif job["mode"] != "sagemaker":
-            problems.append(_channel_problem(job_doc, name, "local modes read channels from local directories"))
+        elif not cloud:
+            problems.append(problem(job_doc.locate(path), path, "local modes read channels from local directories"))
         channels.append(Channel(name=name, uri=uri, input_mode=settings["input_mode"]))
     if problems:
         raise ConfigError(problems)
     return tuple(channels)
 
 
-def _channel_problem(job_doc: YamlDocument, name: str, message: str) -> ConfigProblem:
-    path = ("channels", name, "uri")
-    location: Location = job_doc.locate(path)
-    return problem(location, path, message)
-
-
 def _build_spec(
     job: dict[str, Any], training: dict[str, Any], channels: tuple[Channel, ...], sources: ConfigSources
 ) -> LaunchSpec:
     sagemaker = job["sagemaker"]
-    resolved = {**job, TRAIN_KEY: training}
     return LaunchSpec(
         experiment=job["experiment"],
         mode=job["mode"],
@@ -143,6 +157,6 @@ def _build_spec(
         tags=freeze(job["tags"]),
         work_dir=Path(job["local"]["work_dir"]),
         training=freeze(training),
-        resolved=freeze(resolved),
+        resolved=freeze({**job, TRAIN_KEY: training}),
         sources=sources,
     )

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from launcher.errors import ConfigError
-from launcher.yaml_source import ConfigPath, Location, YamlDocument, format_path, problem
+from launcher.yaml_source import ConfigPath, Location, YamlDocument, format_path, parse_yaml_value, problem
 
 
 @dataclass(frozen=True)
@@ -32,10 +30,7 @@ def parse_override(text: str) -> Override:
     parts = tuple(key.strip().split("."))
     if not sep or not key.strip() or any(not part for part in parts):
         raise ConfigError([problem(where, (), "expected KEY=VALUE with a dotted key, e.g. train.optimizer.lr=0.01")])
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
+    value = parse_yaml_value(raw, f"--set {text}") if raw.strip() else ""
     return Override(parts, value, text, raw)
 
 

@@ -15,16 +15,21 @@ def param_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(_plain(value), separators=(", ", ": "))
 
 
+def flatten_paths(config: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], str]:
+    """Every leaf (scalar or list) of nested mappings, by its key path, with its param value."""
+    flat: dict[tuple[str, ...], str] = {}
+    for key, value in config.items():
+        path = (*prefix, str(key))
+        if isinstance(value, Mapping):
+            flat.update(flatten_paths(value, path))
+        else:
+            flat[path] = param_value(value)
+    return flat
+
+
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     """Nested mappings become dotted keys; lists and scalars become one param each."""
-    flat: dict[str, str] = {}
-    for key, value in config.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, dotted + "."))
-        else:
-            flat[dotted] = param_value(value)
-    return flat
+    return {prefix + ".".join(path): value for path, value in flatten_paths(config).items()}
 
 
 def _plain(value: Any) -> Any:

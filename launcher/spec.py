@@ -35,11 +35,19 @@ class JobSettings:
 
 @dataclass(frozen=True)
 class ConfigSources:
-    """The files a spec came from and the overrides applied on top, for artifacts and provenance."""
+    """The files a spec came from (each chain base first, as `extends` built it) and the overrides on top."""
 
-    job_file: Path
-    training_file: Path
+    job_files: tuple[Path, ...]
+    training_files: tuple[Path, ...]
     overrides: tuple[str, ...]
+
+    @property
+    def job_file(self) -> Path:
+        return self.job_files[-1]
+
+    @property
+    def training_file(self) -> Path:
+        return self.training_files[-1]
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 Layout, identical in the channel, on S3 and under the run's `config/` artifacts:
   training.yaml        the resolved training config the container reads
   resolved.yaml        the whole resolved config (job + `train:`), overrides and defaults applied
-  job/<file>           the job config file as written
-  train/<file>         the training config file as written
+  job/<file>           the job config file as written (and every file it `extends`)
+  train/<file>         the training config file as written (and every file it `extends`)
 """
 
 from __future__ import annotations
@@ -32,11 +32,20 @@ def stage_configs(spec: LaunchSpec, directory: Path) -> list[Path]:
     (directory / "train").mkdir(exist_ok=True)
     _dump(spec.training, directory / TRAINING_CONFIG_FILE)
     _dump(spec.resolved, directory / RESOLVED_CONFIG_FILE)
-    job_copy = directory / "job" / spec.sources.job_file.name
-    train_copy = directory / "train" / spec.sources.training_file.name
-    shutil.copyfile(spec.sources.job_file, job_copy)
-    shutil.copyfile(spec.sources.training_file, train_copy)
-    return [directory / TRAINING_CONFIG_FILE, directory / RESOLVED_CONFIG_FILE, job_copy, train_copy]
+    copies = _copy_all(spec.sources.job_files, directory / "job")
+    copies += _copy_all(spec.sources.training_files, directory / "train")
+    return [directory / TRAINING_CONFIG_FILE, directory / RESOLVED_CONFIG_FILE, *copies]
+
+
+def _copy_all(files: tuple[Path, ...], target: Path) -> list[Path]:
+    """Copy files keeping their names; a name seen twice in a chain gets a numeric prefix."""
+    copies: list[Path] = []
+    for index, source in enumerate(files):
+        repeated = any(other.name == source.name for other in files[index + 1 :])
+        name = f"{index}-{source.name}" if repeated else source.name
+        copies.append(target / name)
+        shutil.copyfile(source, copies[-1])
+    return copies
 
 
 def artifact_pairs(directory: Path, files: list[Path]) -> list[tuple[Path, str]]:

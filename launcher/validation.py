@@ -42,10 +42,10 @@ def validate_document(document: YamlDocument, schema_name: str, prefix: ConfigPa
             missing = str(error.message).split("'")[1] if "'" in str(error.message) else str(error.message)
             where = "at top level" if not path else "under " + _dotted(prefix + path)
             problems.append(
-                problem(document.locate(path), prefix + path, f"missing required key '{missing}' ({where})")
+                problem(document.locate(path, key=True), prefix + path, f"missing required key '{missing}' ({where})")
             )
-        elif error.validator == "propertyNames":
-            problems.append(_bad_name(document, path, error.instance, error.message, prefix))
+        elif "propertyNames" in error.schema_path:
+            problems.append(_bad_name(document, path, error, prefix))
         else:
             problems.append(problem(document.locate(path), prefix + path, _describe(error)))
     return problems
@@ -73,16 +73,19 @@ def _unknown_keys(
     return found
 
 
-def _bad_name(
-    document: YamlDocument, path: ConfigPath, instance: Any, message: str, prefix: ConfigPath
-) -> ConfigProblem:
-    key_path = (*path, instance) if isinstance(instance, str) else path
-    return problem(document.locate(key_path, key=True), prefix + key_path, f"invalid name: {message}")
+def _bad_name(document: YamlDocument, path: ConfigPath, error: Any, prefix: ConfigPath) -> ConfigProblem:
+    """A key that breaks `propertyNames`: jsonschema reports the key itself as the instance."""
+    key_path = (*path, error.instance) if isinstance(error.instance, str) else path
+    reason = error.schema.get("errorMessage", error.message) if isinstance(error.schema, dict) else error.message
+    location = document.locate(key_path, key=True)
+    return problem(location, (*prefix, *key_path), f"invalid name {error.instance!r}: {reason}")
 
 
 def _describe(error: Any) -> str:
     """A short message for one jsonschema error, phrased for config authors."""
     kind = error.validator
+    if isinstance(error.schema, dict) and "errorMessage" in error.schema and kind in ("pattern", "not", "const"):
+        return f"{error.instance!r} is not valid: {error.schema['errorMessage']}"
     if kind == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
@@ -93,9 +96,6 @@ def _describe(error: Any) -> str:
         hint = difflib.get_close_matches(str(error.instance), [str(c) for c in error.validator_value], n=1)
         advice = f" — did you mean {hint[0]!r}?" if hint else ""
         return f"{error.instance!r} is not one of {allowed}{advice}"
-    if kind == "pattern":
-        description = error.schema.get("description", "")
-        return f"{error.instance!r} is not a valid value ({description.rstrip('.')})"
     return str(error.message)
 
 

@@ -19,6 +19,9 @@ from launcher.errors import ConfigError, ConfigProblem
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000  # values built after alias expansion; real configs have a few hundred
 
+SEQUENCE_TAG = "tag:yaml.org,2002:seq"
+MAPPING_TAG = "tag:yaml.org,2002:map"
+
 ConfigPath = tuple[str | int, ...]
 
 
@@ -102,32 +105,57 @@ def load_yaml_mapping(path: Path, display: str | None = None) -> YamlDocument:
     return _compose(text, path, shown)
 
 
-def _compose(text: str, path: Path, shown: str) -> YamlDocument:
-    loader = yaml.SafeLoader(text)
+def _compose_root(text: str, shown: str) -> yaml.Node | None:
     try:
-        root = loader.get_single_node()
+        loader = yaml.SafeLoader(text)  # the reader rejects control characters already here
+        try:
+            node: yaml.Node | None = loader.get_single_node()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as error:
         raise _invalid_yaml(error, shown) from None
+    except yaml.reader.ReaderError as error:
+        line = text[: error.position].count("\n") + 1
+        message = f"invalid YAML: control character U+{error.character:04X} is not allowed"
+        raise _fail(Location(shown, line, 1), message) from None
     except yaml.YAMLError as error:
         raise _fail(Location(shown), f"invalid YAML: {error}") from None
-    finally:
-        loader.dispose()
+    return node
+
+
+def _build(root: yaml.Node, document: YamlDocument, shown: str) -> Any:
+    builder = _Builder(yaml.SafeLoader(""), document, shown)
+    try:
+        data = builder.build(root, ())
+    except yaml.MarkedYAMLError as error:  # e.g. an unsafe tag such as !!python/object
+        raise _invalid_yaml(error, shown) from None
+    if builder.problems:
+        raise ConfigError(builder.problems)
+    return data
+
+
+def _compose(text: str, path: Path, shown: str) -> YamlDocument:
+    root = _compose_root(text, shown)
     if root is None:
         raise _fail(Location(shown), "file is empty; expected a mapping of config keys")
     if not isinstance(root, yaml.MappingNode):
         kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
         raise _fail(_node_location(root, shown), f"top level is {kind}; expected a mapping of config keys")
     document = YamlDocument(path=path, data={})
-    builder = _Builder(yaml.SafeLoader(""), document, shown)
-    try:
-        data = builder.build(root, ())
-    except yaml.MarkedYAMLError as error:  # e.g. an unsafe tag such as !!python/object
-        raise _invalid_yaml(error, shown) from None
-    assert isinstance(data, dict)
-    document.data = data
-    if builder.problems:
-        raise ConfigError(builder.problems)
+    document.data = _build(root, document, shown)
     return document
+
+
+def parse_yaml_value(text: str, shown: str) -> Any:
+    """One YAML value (a `--set` value) under the same rules as files: safe tags, bounded aliases, no duplicates.
+
+    Text that is not valid YAML at all is taken as a plain string.
+    """
+    try:
+        root = _compose_root(text, shown)
+    except ConfigError:
+        return text
+    return None if root is None else _build(root, YamlDocument(path=Path(shown), data={}), shown)
 
 
 def _invalid_yaml(error: yaml.MarkedYAMLError, shown: str) -> ConfigError:
@@ -163,6 +191,8 @@ class _Builder:
         self.document.values.setdefault(config_path, _node_location(node, self.shown))
         if isinstance(node, yaml.ScalarNode):
             return self.constructor.construct_object(node, deep=True)
+        if node.tag not in (SEQUENCE_TAG, MAPPING_TAG):
+            raise _fail(_node_location(node, self.shown), f"invalid YAML: unsupported tag {node.tag!r}")
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):

@@ -53,7 +53,7 @@ def test_missing_required_key_names_its_parent(project: Project) -> None:
     project.write("configs/local.yaml", "experiment: x\nmode: local-process\nchannels: {a: {input_mode: File}}\n")
     found = problems(project)
     assert any("missing required key 'training_config' (at top level)" in line for line in found)
-    assert any("configs/local.yaml:3:15: channels.a: missing required key 'uri' (under channels.a)" in line
+    assert any("configs/local.yaml:3:12: channels.a: missing required key 'uri' (under channels.a)" in line
                for line in found)
 
 

@@ -64,6 +64,7 @@ def test_recursive_alias_is_refused(tmp_path: Path) -> None:
         (b"a: 1\nb: \xff\xfe\n", "x.yaml:2:1: file is not UTF-8"),
         ("a: [1, 2\n", "invalid YAML"),
         ("a: !!python/object:os.system x\n", "invalid YAML"),
+        ("a: 1\nb: \x1b\n", "x.yaml:2:1: invalid YAML: control character U+001B"),
     ],
 )
 def test_unreadable_files_get_their_own_message(tmp_path: Path, content: str | bytes, expected: str) -> None:
