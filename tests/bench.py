@@ -1,7 +1,9 @@
 """`make bench`: measure whole-process wall times that matter to users. Prints medians; asserts nothing.
 
-  validate     `smlaunch validate configs/local.yaml` (goal ≤ 0.3 s)
-  smoke run    `smlaunch run configs/local.yaml` on a warm sqlite store (goal ≤ 20 s on 2 cores)
+  validate        `smlaunch validate configs/local.yaml` (goal ≤ 0.3 s)
+  billion laughs  `smlaunch validate` of a config whose training config is an alias bomb: refused, with
+                  wall time (goal < 1 s) and the process's peak RSS from wait4 (goal < 100 MB)
+  smoke run       `smlaunch run configs/local.yaml` on a warm sqlite store (goal ≤ 20 s on 2 cores)
 """
 
 from __future__ import annotations
@@ -36,6 +38,30 @@ def report(name: str, times: list[float], goal: float) -> None:
     print(f"{name:<28} median {median:6.2f} s over {len(times)} runs ({spread}); goal ≤ {goal} s: {verdict}")
 
 
+def time_and_peak_memory(command: Sequence[str], cwd: Path) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB, exit code) of one run of `command`."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - started, usage.ru_maxrss / 1024, process.returncode
+
+
+def billion_laughs(root: Path) -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    (root / "configs" / "train" / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    job = (root / "configs" / "local.yaml").read_text().replace("train/digits.yaml", "train/bomb.yaml")
+    (root / "configs" / "bomb-job.yaml").write_text(job)
+    samples = [time_and_peak_memory([*SMLAUNCH, "validate", "configs/bomb-job.yaml"], root) for _ in range(5)]
+    assert all(code == 2 for _, _, code in samples), "the alias bomb was not refused"
+    wall = statistics.median(sample[0] for sample in samples)
+    peak = max(sample[1] for sample in samples)
+    verdict = "ok" if wall < 1 and peak < 100 else "OVER GOAL"
+    print(f"{'billion laughs refused':<28} median {wall:6.2f} s, peak RSS {peak:.0f} MB over 5 runs; "
+          f"goal < 1 s and < 100 MB: {verdict}")
+
+
 def scratch_project(root: Path) -> Path:
     shutil.copytree(REPO / "configs", root / "configs")
     shutil.copytree(REPO / "data" / "digits", root / "data" / "digits")
@@ -48,6 +74,7 @@ def main() -> None:
     report("validate", wall_times([*SMLAUNCH, "validate", "configs/local.yaml"], repeats * 3, REPO), 0.3)
     with tempfile.TemporaryDirectory(prefix="smlaunch-bench-") as scratch:
         project = scratch_project(Path(scratch))
+        billion_laughs(project)
         run = [*SMLAUNCH, "run", "configs/local.yaml"]
         wall_times(run, 1, project)  # warm-up: creates the sqlite store (schema migrations, ~2 s once)
         report("local smoke run (warm store)", wall_times(run, repeats, project), 20.0)
