@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,26 +78,102 @@ def validate(config: Path, overrides: tuple[str, ...], output: str) -> None:
 @config_argument
 @overrides_option
 @output_option
-def run(config: Path, overrides: tuple[str, ...], output: str) -> None:
+@click.option("--dry-run", is_flag=True, help="Print the pre-flight results and the exact request; create nothing.")
+@click.option("--wait", is_flag=True, help="SageMaker: follow the job to its end, streaming status and logs.")
+@click.option("--poll-seconds", type=click.FloatRange(min=0.1), default=None, hidden=True)
+def run(config: Path, overrides: tuple[str, ...], output: str, dry_run: bool, wait: bool,
+        poll_seconds: float | None) -> None:
     """Validate CONFIG, create the MLflow run and start the training job."""
     from launcher.config import load_launch_spec
-    from launcher.launch import launch
 
     spec = load_launch_spec(config, overrides)
-    result = launch(spec, Path.cwd())
-    report = result.as_dict()
+    if dry_run:
+        _dry_run(spec, output)
+        return
+    from launcher.launch import launch
+
+    report = launch(spec, Path.cwd(), wait=wait, poll_seconds=poll_seconds).as_dict()
     if output == "json":
         click.echo(json.dumps(report))
     else:
-        click.echo(f"run {report['run_id']} {report['status']} (job {report['job_name']}: {report['job_status']})",
-                   err=True)
-        if report["failure_reason"]:
-            click.echo(f"failure: {report['failure_reason']}", err=True)
-        click.echo(f"experiment {report['experiment_id']} at {report['tracking_uri']}", err=True)
-        click.echo(f"see it: MLFLOW_TRACKING_URI={report['tracking_uri']} mlflow runs describe --run-id "
-                   f"{report['run_id']}", err=True)
-    if report["status"] != "FINISHED":
+        _print_report(report)
+    if report["status"] not in ("FINISHED", "RUNNING"):
         sys.exit(EXIT_RUNTIME)
+
+
+def _dry_run(spec: Any, output: str) -> None:
+    from launcher.launch import plan
+    from launcher.preflight import EXIT_PREFLIGHT
+
+    planned = plan(spec, Path.cwd())
+    if output == "json":
+        click.echo(json.dumps(planned.as_dict(), indent=2))
+    else:
+        click.echo("pre-flight:" if planned.preflight.checks else "pre-flight: nothing to check for this mode")
+        for check in planned.preflight.checks:
+            click.echo(f"  {check}")
+        click.echo("CreateTrainingJob request (values in <angle brackets> are set when the run is created):")
+        click.echo(json.dumps(planned.request, indent=2))
+    if not planned.preflight.ok:
+        sys.exit(EXIT_PREFLIGHT)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    echo = partial(click.echo, err=True)
+    echo(f"run {report['run_id']} {report['status']} (job {report['job_name']}: {report['job_status']})")
+    if report["failure_reason"]:
+        echo(f"failure: {report['failure_reason']}")
+    for key in ("console_url", "logs_url", "run_url"):
+        if report.get(key):
+            echo(f"{key.replace('_', ' ')}: {report[key]}")
+    echo(f"experiment {report['experiment_id']} at {report['tracking_uri']}")
+    echo(f"see it: MLFLOW_TRACKING_URI={report['tracking_uri']} mlflow runs describe --run-id {report['run_id']}")
+
+
+tracking_option = click.option(
+    "--tracking-uri", envvar="MLFLOW_TRACKING_URI", default="sqlite:///mlflow.db", show_default=True,
+    help="Where the run is recorded (env MLFLOW_TRACKING_URI).",
+)
+region_option = click.option("--region", envvar="AWS_DEFAULT_REGION", default=None, help="AWS region of the job.")
+
+
+@cli.command()
+@click.argument("identifier", metavar="RUN_ID|JOB_NAME")
+@tracking_option
+@region_option
+@output_option
+def status(identifier: str, tracking_uri: str, region: str | None, output: str) -> None:
+    """Show the state of a launched job and its MLflow run."""
+    from launcher import jobs
+
+    _print_mapping(jobs.status(jobs.find(identifier, _absolute(tracking_uri), region)), output)
+
+
+@cli.command()
+@click.argument("identifier", metavar="RUN_ID|JOB_NAME")
+@tracking_option
+@region_option
+@output_option
+def stop(identifier: str, tracking_uri: str, region: str | None, output: str) -> None:
+    """Stop a SageMaker job and end its MLflow run KILLED."""
+    from launcher import jobs
+
+    _print_mapping(jobs.stop(jobs.find(identifier, _absolute(tracking_uri), region)), output)
+
+
+def _absolute(tracking_uri: str) -> str:
+    from launcher.tracking import resolve_tracking_uri
+
+    return resolve_tracking_uri(tracking_uri, Path.cwd())
+
+
+def _print_mapping(report: dict[str, Any], output: str) -> None:
+    if output == "json":
+        click.echo(json.dumps(report))
+        return
+    for key, value in report.items():
+        if value is not None:
+            click.echo(f"{key:<17} {value}")
 
 
 @cli.command()

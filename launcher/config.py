@@ -14,6 +14,7 @@ from typing import Any
 from launcher.composition import load_composed
 from launcher.errors import ConfigError, ConfigProblem
 from launcher.limits import check_limits
+from launcher.mode_rules import check_mode_rules, resolve_channels
 from launcher.overrides import Override, apply_override, as_string, parse_override
 from launcher.spec import Channel, ConfigSources, JobSettings, LaunchSpec, freeze
 from launcher.validation import (
@@ -60,7 +61,10 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
     train_doc, train_files = loaded
     job = apply_defaults(job_doc.data, load_schema(JOB_SCHEMA))
     training = apply_defaults(train_doc.data, load_schema(TRAINING_SCHEMA))
-    channels = _channels(job, job_doc, job_path)
+    channels, problems = resolve_channels(job, job_doc, lambda path: _defining_dir(job_doc, path, job_path))
+    problems += check_mode_rules(job, job_doc)
+    if problems:
+        raise ConfigError(problems)
     spec = _build_spec(job, training, channels, ConfigSources(job_files, train_files, tuple(overrides)))
     limit_problems = check_limits(spec, lambda path: _locate(path, job_doc, train_doc))
     if limit_problems:
@@ -110,29 +114,6 @@ def _load_training_doc(
         return None
 
 
-def _channels(job: dict[str, Any], job_doc: YamlDocument, job_path: Path) -> tuple[Channel, ...]:
-    """Channels with local paths made absolute; a missing local directory is a config problem."""
-    problems: list[ConfigProblem] = []
-    channels = []
-    cloud = job["mode"] == "sagemaker"
-    for name, settings in job["channels"].items():
-        uri, path = settings["uri"], ("channels", name, "uri")
-        if not uri.startswith("s3://"):
-            local = (_defining_dir(job_doc, path, job_path) / uri).resolve()
-            if cloud:
-                problems.append(problem(job_doc.locate(path), path, "SageMaker reads channels from S3: use s3://…"))
-            elif not local.is_dir():
-                hint = "run `make data` to create the example data" if "data" in uri else "check the path"
-                problems.append(problem(job_doc.locate(path), path, f"directory {local} does not exist ({hint})"))
-            uri = str(local)
-        elif not cloud:
-            problems.append(problem(job_doc.locate(path), path, "local modes read channels from local directories"))
-        channels.append(Channel(name=name, uri=uri, input_mode=settings["input_mode"]))
-    if problems:
-        raise ConfigError(problems)
-    return tuple(channels)
-
-
 def _build_spec(
     job: dict[str, Any], training: dict[str, Any], channels: tuple[Channel, ...], sources: ConfigSources
 ) -> LaunchSpec:
@@ -151,6 +132,14 @@ def _build_spec(
             output_path=sagemaker["output_path"],
             image=sagemaker.get("image"),
             role_arn=sagemaker.get("role_arn"),
+            region=sagemaker.get("region"),
+            config_prefix=sagemaker.get("config_prefix"),
+            spot=sagemaker.get("spot", {}).get("enabled", False),
+            spot_max_wait_seconds=sagemaker.get("spot", {}).get("max_wait_seconds"),
+            checkpoint_s3_uri=sagemaker.get("checkpoint_s3_uri"),
+            keep_alive_seconds=sagemaker.get("keep_alive_seconds"),
+            subnets=tuple(sagemaker.get("vpc", {}).get("subnets", ())),
+            security_group_ids=tuple(sagemaker.get("vpc", {}).get("security_group_ids", ())),
         ),
         channels=channels,
         environment=freeze(job["environment"]),

@@ -1,24 +1,31 @@
-"""One launch, in order: provenance → MLflow run → staged configs → request → executor → final run state.
+"""One launch, in order: pre-flight → MLflow run → configs staged (and uploaded) → request → executor → final state.
 
-Config problems are all caught before this module runs, so bad input never creates a run. Once the run
-exists, any failure ends it FAILED (or KILLED on Ctrl-C) with the reason recorded: never left RUNNING.
+Config problems are caught before this module runs and pre-flight problems before any side effect, so bad
+input never creates a run. Once the run exists, any failure ends it FAILED (or KILLED on Ctrl-C) with the
+reason recorded, and configs uploaded for it are removed: never a RUNNING orphan, nothing a rerun trips over.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from launcher import tracking
+from launcher.aws import Aws, check_request
 from launcher.executors import COMPLETED, STOPPED, JobOutcome, execute
 from launcher.params import flatten
+from launcher.preflight import PreflightError, PreflightReport, run_preflight
 from launcher.provenance import Provenance, collect_provenance
 from launcher.request import build_request, make_job_name
 from launcher.run_note import describe_run
 from launcher.spec import LaunchSpec
 from launcher.staging import artifact_pairs, stage_configs
+
+IN_PROGRESS = "InProgress"
+PLACEHOLDERS = {"run_id": "<run-id>", "experiment_id": "<experiment-id>", "job_name": "<job-name>"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class LaunchResult:
     status: str
     outcome: JobOutcome
     request: dict[str, Any]
+    links: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +50,24 @@ class LaunchResult:
             "job_status": self.outcome.status,
             "failure_reason": self.outcome.failure_reason,
             "model_artifact": self.outcome.model_artifact,
+            **self.links,
+        }
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What `smlaunch run --dry-run` shows: the request that would be sent, and the pre-flight results."""
+
+    request: dict[str, Any]
+    preflight: PreflightReport
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": True,
+            "preflight_ok": self.preflight.ok,
+            "preflight": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.preflight.checks],
+            "placeholders": PLACEHOLDERS,
+            "request": self.request,
         }
 
 
@@ -69,32 +95,113 @@ def run_tags(spec: LaunchSpec, provenance: Provenance) -> dict[str, str]:
     return tags
 
 
-def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None) -> LaunchResult:
-    """Create the run, start the job, wait for it (local modes), and leave the run in its final state."""
+def config_location(spec: LaunchSpec, cwd: Path, run_id: str, job_name: str) -> str:
+    """Where the job reads its configs: `<config prefix>/<experiment>/<run id>/` on S3, or the local staging dir."""
+    if spec.mode == "sagemaker":
+        return f"{(spec.job.config_prefix or '').rstrip('/')}/{spec.experiment}/{run_id}/"
+    return str((cwd / spec.work_dir / job_name / "config").resolve())
+
+
+def plan(spec: LaunchSpec, cwd: Path) -> DryRun:
+    """The request a launch would send, with placeholders for what only the run creates; nothing is created."""
+    aws = Aws(spec.job.region) if spec.mode == "sagemaker" else None
+    report = run_preflight(spec, aws)
+    uri = tracking.resolve_tracking_uri(spec.tracking_uri, cwd)
+    run = tracking.TrackedRun(PLACEHOLDERS["run_id"], PLACEHOLDERS["experiment_id"], uri, "")
+    job_name = PLACEHOLDERS["job_name"]
+    image = report.image.uri if report.image else None
+    request = build_request(spec, run, job_name, config_location(spec, cwd, run.run_id, job_name), image)
+    if spec.mode == "sagemaker":
+        check_request(request)
+    return DryRun(request, report)
+
+
+def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: bool = False,
+           poll_seconds: float | None = None) -> LaunchResult:
+    """Check, create the run, start the job; wait for local jobs (and cloud ones with `wait`); settle the run."""
+    aws = Aws(spec.job.region) if spec.mode == "sagemaker" else None
+    report = run_preflight(spec, aws)
+    if not report.ok:
+        raise PreflightError(report)
     provenance = collect_provenance(cwd, argv)
     tracking_uri = tracking.resolve_tracking_uri(spec.tracking_uri, cwd)
     run = tracking.start_run(tracking_uri, spec.experiment, spec.run_name, flatten(spec.resolved),
                              run_tags(spec, provenance))
+    uploaded: list[str] = []
     try:
         job_name = make_job_name(spec.experiment, run.run_id, datetime.now(UTC))
-        job_dir = (cwd / spec.work_dir / job_name).resolve()
-        staged = stage_configs(spec, job_dir / "config")
-        tracking.log_artifacts(run, artifact_pairs(job_dir / "config", staged))
-        tracking.set_tags(run, {
-            "launcher.job_name": job_name,
-            "mlflow.note.content": describe_run(spec, provenance, job_name),
-            **({} if spec.run_name else {"mlflow.runName": job_name}),
-        })
-        request = build_request(spec, run, job_name, config_uri=str(job_dir / "config"))
-        outcome = execute(spec.mode, request, job_dir.parent)
+        staging = (cwd / spec.work_dir / job_name / "config").resolve()
+        pairs = artifact_pairs(staging, stage_configs(spec, staging))
+        tracking.log_artifacts(run, pairs)
+        config_uri = config_location(spec, cwd, run.run_id, job_name)
+        if aws is not None:
+            uploaded = aws.upload([(path, path.relative_to(staging).as_posix()) for path, _ in pairs], config_uri)
+        image = report.image.uri if report.image else None
+        request = build_request(spec, run, job_name, config_uri, image)
+        tracking.set_tags(run, _launch_tags(spec, provenance, job_name, config_uri, report))
+        if aws is None:
+            return _finish_local(spec, run, job_name, request, cwd)
+        check_request(request)
+        job_arn = aws.create_training_job(request)
+    except BaseException as error:
+        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+        tracking.end_run(run, status, f"launch failed: {error}")
+        if aws is not None:
+            aws.delete_objects(uploaded)
+        raise
+    return _follow_cloud(aws, run, job_name, job_arn, request, wait, poll_seconds)
+
+
+def _launch_tags(spec: LaunchSpec, provenance: Provenance, job_name: str, config_uri: str,
+                 report: PreflightReport) -> dict[str, str]:
+    tags = {
+        "launcher.job_name": job_name,
+        "launcher.config_uri": config_uri,
+        "mlflow.note.content": describe_run(spec, provenance, job_name),
+    }
+    if not spec.run_name:
+        tags["mlflow.runName"] = job_name
+    if report.image:
+        tags.update({"launcher.image": spec.job.image or "", "launcher.image_uri": report.image.uri,
+                     "launcher.image_digest": report.image.digest})
+    if report.region:
+        tags["launcher.region"] = report.region
+    return tags
+
+
+def _finish_local(spec: LaunchSpec, run: tracking.TrackedRun, job_name: str, request: dict[str, Any],
+                  cwd: Path) -> LaunchResult:
+    try:
+        outcome = execute(spec.mode, request, (cwd / spec.work_dir).resolve())
     except BaseException as error:
         status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
         tracking.end_run(run, status, f"launch failed: {error}")
         raise
-    return LaunchResult(run, job_name, _settle(run, outcome), outcome, request)
+    return LaunchResult(run, job_name, settle(run, outcome), outcome, request)
 
 
-def _settle(run: tracking.TrackedRun, outcome: JobOutcome) -> str:
+def _follow_cloud(aws: Aws, run: tracking.TrackedRun, job_name: str, job_arn: str, request: dict[str, Any],
+                  wait: bool, poll_seconds: float | None) -> LaunchResult:
+    from launcher.executors import sagemaker
+
+    region = aws.region or ""
+    links = {"job_arn": job_arn, "region": region, "console_url": sagemaker.console_url(region, job_name),
+             "logs_url": sagemaker.logs_url(region, job_name)}
+    try:
+        tracking.set_tags(run, {f"launcher.{key}": value for key, value in links.items()})
+    except Exception as error:  # the job runs anyway; a missing tag must not fail the launch
+        print(f"warning: could not tag the run with the job's links: {error}", file=sys.stderr)
+    outcome = JobOutcome(job_name, IN_PROGRESS)
+    if wait:
+        try:
+            outcome = sagemaker.follow(aws, job_name, poll_seconds or sagemaker.POLL_SECONDS)
+        except KeyboardInterrupt:
+            print(f"stopped following; the job goes on (smlaunch status {run.run_id})", file=sys.stderr)
+    status = settle(run, outcome) if outcome.status != IN_PROGRESS else tracking.run_status(run)
+    return LaunchResult(run, job_name, status, outcome, request, links)
+
+
+def settle(run: tracking.TrackedRun, outcome: JobOutcome) -> str:
     """Make the run's final state agree with the job's, whatever the container managed to record."""
     status = tracking.run_status(run)
     if outcome.status == COMPLETED:

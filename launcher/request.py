@@ -10,13 +10,17 @@ import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from launcher.params import flatten
 from launcher.spec import LaunchSpec
 from launcher.tracking import TrackedRun
-from train.contract import CONFIG_CHANNEL
+from train.contract import CONFIG_CHANNEL, DEFAULT_BASE_DIR, ContainerPaths
 
 JOB_NAME_LIMIT = 63
+TAG_VALUE_LIMIT = 256
+TAG_VALUE_PATTERN = re.compile(r"^[\w\s.:/=+\-@]*$")  # AWS tag values (ASCII approximation of \p{L}\p{Z}\p{N})
+CHECKPOINTS_DIR = str(ContainerPaths(Path(DEFAULT_BASE_DIR)).checkpoints_dir)
 LOCAL_IMAGE = "smlaunch-local-process"  # stands in for TrainingImage when no image runs (local-process)
 
 
@@ -42,15 +46,32 @@ def container_environment(spec: LaunchSpec, run: TrackedRun) -> dict[str, str]:
     }
 
 
-def build_request(spec: LaunchSpec, run: TrackedRun, job_name: str, config_uri: str) -> dict[str, Any]:
-    """The CreateTrainingJob request for `spec`, tracked by `run`, with configs at `config_uri`."""
+def job_tags(spec: LaunchSpec, run: TrackedRun) -> list[dict[str, str]]:
+    """The user's tags plus the MLflow run, experiment and tracking URI (without credentials), as AWS tags."""
+    tags = [{"Key": key, "Value": value} for key, value in spec.tags.items()]
+    tags += [{"Key": "mlflow.run_id", "Value": run.run_id}, {"Key": "mlflow.experiment_id", "Value": run.experiment_id}]
+    parts = urlsplit(run.tracking_uri)
+    public_uri = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl() \
+        if parts.hostname else run.tracking_uri
+    if len(public_uri) <= TAG_VALUE_LIMIT and TAG_VALUE_PATTERN.match(public_uri):
+        tags.append({"Key": "mlflow.tracking_uri", "Value": public_uri})
+    return tags
+
+
+def build_request(
+    spec: LaunchSpec, run: TrackedRun, job_name: str, config_uri: str, image: str | None = None
+) -> dict[str, Any]:
+    """The CreateTrainingJob request for `spec`, tracked by `run`, with configs at `config_uri`.
+
+    `image` replaces the configured image (the launcher passes the tag resolved to its @sha256 digest).
+    """
     channels = [_channel(CONFIG_CHANNEL, data_uri(config_uri), "File")]
     channels += [_channel(channel.name, data_uri(channel.uri), channel.input_mode) for channel in spec.channels]
     job = spec.job
     request: dict[str, Any] = {
         "TrainingJobName": job_name,
         "AlgorithmSpecification": {
-            "TrainingImage": job.image or LOCAL_IMAGE,
+            "TrainingImage": image or job.image or LOCAL_IMAGE,
             "TrainingInputMode": "File",
         },
         # Mirrors of the training config for the SageMaker console; the container reads the config channel.
@@ -64,14 +85,19 @@ def build_request(spec: LaunchSpec, run: TrackedRun, job_name: str, config_uri: 
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": job.max_runtime_seconds},
         "Environment": container_environment(spec, run),
-        "Tags": [
-            *({"Key": key, "Value": value} for key, value in spec.tags.items()),
-            {"Key": "mlflow.run_id", "Value": run.run_id},
-            {"Key": "mlflow.experiment_id", "Value": run.experiment_id},
-        ],
+        "Tags": job_tags(spec, run),
     }
     if job.role_arn:
         request["RoleArn"] = job.role_arn
+    if job.spot:
+        request["EnableManagedSpotTraining"] = True
+        request["StoppingCondition"]["MaxWaitTimeInSeconds"] = job.spot_max_wait_seconds or job.max_runtime_seconds
+    if job.checkpoint_s3_uri:
+        request["CheckpointConfig"] = {"S3Uri": job.checkpoint_s3_uri, "LocalPath": CHECKPOINTS_DIR}
+    if job.keep_alive_seconds is not None:
+        request["ResourceConfig"]["KeepAlivePeriodInSeconds"] = job.keep_alive_seconds
+    if job.subnets:
+        request["VpcConfig"] = {"Subnets": list(job.subnets), "SecurityGroupIds": list(job.security_group_ids)}
     return request
 
 

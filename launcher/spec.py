@@ -31,6 +31,14 @@ class JobSettings:
     output_path: str
     image: str | None
     role_arn: str | None
+    region: str | None = None
+    config_prefix: str | None = None
+    spot: bool = False
+    spot_max_wait_seconds: int | None = None
+    checkpoint_s3_uri: str | None = None
+    keep_alive_seconds: int | None = None
+    subnets: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,7 @@ def run_summary(tracking_uri: str, run_id: str) -> dict[str, Any]:
     """Status, params, metrics and tags of a run (for `smlaunch` output and tests)."""
     data = _client(tracking_uri).get_run(run_id)
     return {
+        "experiment_id": data.info.experiment_id,
         "status": data.info.status,
         "params": dict(data.data.params),
         "metrics": dict(data.data.metrics),

@@ -1,0 +1,224 @@
+"""The launcher's one door to AWS (boto3, imported lazily): S3, ECR, STS, SageMaker and CloudWatch Logs calls.
+
+Every method maps botocore's errors to `AwsError` with a sentence a user can act on. The endpoint comes from
+botocore's own configuration, so `AWS_ENDPOINT_URL` points everything at a local moto server in tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from launcher.errors import ExecutionError
+
+if TYPE_CHECKING:
+    import boto3
+
+ECR_IMAGE = re.compile(
+    r"^(?P<registry>(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?)/"
+    r"(?P<repository>[a-z0-9._/-]+)(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+class AwsError(ExecutionError):
+    """An AWS call failed; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    """An ECR image pinned by digest, with the tag it was asked for (if any)."""
+
+    uri: str  # repository@sha256:...
+    tag: str | None
+    digest: str
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """s3://bucket/some/prefix → ("bucket", "some/prefix")."""
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+def _code(error: Exception) -> str:
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", type(error).__name__))
+
+
+class Aws:
+    """boto3 clients for one region, created on first use."""
+
+    def __init__(self, region: str | None = None) -> None:
+        import boto3
+
+        self.session: boto3.Session = boto3.Session(region_name=region)
+        self._clients: dict[str, Any] = {}
+
+    @property
+    def region(self) -> str | None:
+        region: str | None = self.session.region_name
+        return region
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            from botocore.config import Config
+
+            config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+            self._clients[service] = self.session.client(service, config=config)
+        return self._clients[service]
+
+    def identity(self) -> dict[str, str]:
+        """The caller's account and ARN; raises AwsError when no credentials can be found."""
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        if self.session.get_credentials() is None:
+            raise AwsError("no AWS credentials found: run `aws configure`, set AWS_PROFILE, or export "
+                           "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+        try:
+            found = self.client("sts").get_caller_identity()
+        except (ClientError, NoCredentialsError, BotoCoreError) as error:
+            raise AwsError(f"AWS credentials were refused ({_code(error)}): check your profile or keys") from error
+        return {"account": found["Account"], "arn": found["Arn"]}
+
+    # S3 -----------------------------------------------------------------------------------------------------
+    def bucket_exists(self, bucket: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client("s3").head_bucket(Bucket=bucket)
+        except ClientError as error:
+            if _code(error) in ("404", "NoSuchBucket", "NotFound"):
+                return False
+            raise AwsError(f"cannot access bucket {bucket} ({_code(error)})") from error
+        return True
+
+    def prefix_has_objects(self, uri: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        bucket, prefix = split_s3_uri(uri)
+        try:
+            listed = self.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        except ClientError as error:
+            if _code(error) == "NoSuchBucket":
+                return False
+            raise AwsError(f"cannot list {uri} ({_code(error)})") from error
+        return int(listed.get("KeyCount", 0)) > 0
+
+    def upload(self, files: list[tuple[Path, str]], prefix_uri: str) -> list[str]:
+        """Upload (file, relative key) pairs under `prefix_uri`; return the object URIs."""
+        bucket, prefix = split_s3_uri(prefix_uri.rstrip("/"))
+        uris = []
+        for path, relative in files:
+            key = f"{prefix}/{relative}" if prefix else relative
+            try:
+                self.client("s3").upload_file(str(path), bucket, key)
+            except Exception as error:
+                raise AwsError(f"cannot upload {path.name} to s3://{bucket}/{key}: {error}") from error
+            uris.append(f"s3://{bucket}/{key}")
+        return uris
+
+    def delete_objects(self, uris: list[str]) -> None:
+        """Best-effort removal of objects this launch uploaded (used when the launch fails)."""
+        for uri in uris:
+            bucket, key = split_s3_uri(uri)
+            with contextlib.suppress(Exception):  # cleanup must not hide the original failure
+                self.client("s3").delete_object(Bucket=bucket, Key=key)
+
+    # ECR ----------------------------------------------------------------------------------------------------
+    def resolve_image(self, image: str) -> ResolvedImage:
+        """Pin an ECR image to its digest; raises AwsError when the repository or tag does not exist."""
+        from botocore.exceptions import ClientError
+
+        match = ECR_IMAGE.match(image)
+        if not match:
+            raise AwsError(f"{image} is not an ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>)")
+        tag, digest = match["tag"], match["digest"]
+        image_id = {"imageDigest": digest} if digest else {"imageTag": tag or "latest"}
+        try:
+            found = self.client("ecr").describe_images(
+                registryId=match["account"], repositoryName=match["repository"], imageIds=[image_id]
+            )
+        except ClientError as error:
+            if _code(error) in ("RepositoryNotFoundException", "ImageNotFoundException"):
+                what = "repository" if _code(error) == "RepositoryNotFoundException" else "image"
+                raise AwsError(f"ECR {what} not found for {image}: build and push it first (make push)") from error
+            raise AwsError(f"cannot look up {image} in ECR ({_code(error)})") from error
+        resolved = found["imageDetails"][0]["imageDigest"]
+        return ResolvedImage(f"{match['registry']}/{match['repository']}@{resolved}", tag, resolved)
+
+    # SageMaker ----------------------------------------------------------------------------------------------
+    def create_training_job(self, request: dict[str, Any]) -> str:
+        from botocore.exceptions import ClientError, ParamValidationError
+
+        try:
+            return str(self.client("sagemaker").create_training_job(**request)["TrainingJobArn"])
+        except ParamValidationError as error:
+            raise AwsError(f"the request does not match SageMaker's API: {error}") from error
+        except ClientError as error:
+            message = error.response.get("Error", {}).get("Message", str(error))
+            raise AwsError(f"SageMaker rejected the job ({_code(error)}): {message}") from error
+
+    def describe_training_job(self, job_name: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        try:
+            found: dict[str, Any] = self.client("sagemaker").describe_training_job(TrainingJobName=job_name)
+        except ClientError as error:
+            raise AwsError(f"cannot describe training job {job_name} ({_code(error)})") from error
+        return found
+
+    def stop_training_job(self, job_name: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client("sagemaker").stop_training_job(TrainingJobName=job_name)
+        except ClientError as error:
+            raise AwsError(f"cannot stop training job {job_name} ({_code(error)})") from error
+
+    def job_tags(self, job_arn: str) -> dict[str, str]:
+        tags = self.client("sagemaker").list_tags(ResourceArn=job_arn).get("Tags", [])
+        return {tag["Key"]: tag["Value"] for tag in tags}
+
+    def describe_mlflow_tracking_server(self, name: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        try:
+            found: dict[str, Any] = self.client("sagemaker").describe_mlflow_tracking_server(TrackingServerName=name)
+        except ClientError as error:
+            raise AwsError(f"cannot find the managed MLflow server {name} ({_code(error)})") from error
+        return found
+
+    # CloudWatch Logs ----------------------------------------------------------------------------------------
+    def job_log_streams(self, job_name: str) -> list[str]:
+        from botocore.exceptions import ClientError
+
+        try:
+            found = self.client("logs").describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{job_name}/")
+        except ClientError as error:
+            if _code(error) == "ResourceNotFoundException":
+                return []
+            raise AwsError(f"cannot list the job's logs ({_code(error)})") from error
+        return sorted(stream["logStreamName"] for stream in found.get("logStreams", []))
+
+    def new_log_events(self, stream: str, token: str | None) -> tuple[Iterator[str], str | None]:
+        """Messages after `token` in one stream, and the token to continue from."""
+        arguments: dict[str, Any] = {"logGroupName": LOG_GROUP, "logStreamName": stream, "startFromHead": True}
+        if token:
+            arguments["nextToken"] = token
+        found = self.client("logs").get_log_events(**arguments)
+        return (event["message"] for event in found.get("events", [])), found.get("nextForwardToken")
+
+
+def check_request(request: dict[str, Any]) -> None:
+    """Validate a CreateTrainingJob request against botocore's own service model (types, required, minimums)."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    report = ParamValidator().validate(request, model.operation_model("CreateTrainingJob").input_shape)
+    if report.has_errors():
+        raise AwsError(f"the request does not match SageMaker's API:\n{report.generate_report()}")
