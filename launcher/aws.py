@@ -53,10 +53,22 @@ class Aws:
     """boto3 clients for one region, created on first use."""
 
     def __init__(self, region: str | None = None) -> None:
-        import boto3
-
-        self.session: boto3.Session = boto3.Session(region_name=region)
+        self._region = region
+        self._session: boto3.Session | None = None
         self._clients: dict[str, Any] = {}
+
+    @property
+    def session(self) -> boto3.Session:
+        """The boto3 session, made on first use; a broken AWS profile is an AwsError, not a traceback."""
+        if self._session is None:
+            import boto3
+            from botocore.exceptions import BotoCoreError
+
+            try:
+                self._session = boto3.Session(region_name=self._region)
+            except BotoCoreError as error:
+                raise AwsError(f"cannot set up AWS: {error} (check AWS_PROFILE and ~/.aws/config)") from error
+        return self._session
 
     @property
     def region(self) -> str | None:

@@ -41,25 +41,26 @@ def find(identifier: str, tracking_uri: str, region: str | None) -> JobRef:
     return JobRef(identifier, "sagemaker", aws.region, run)
 
 
-def status(ref: JobRef) -> dict[str, Any]:
+def status(ref: JobRef, aws: Aws | None = None) -> dict[str, Any]:
     """The run's and the job's state side by side."""
     report: dict[str, Any] = {"job_name": ref.job_name, "mode": ref.mode}
     if ref.run is not None:
         report.update({"run_id": ref.run.run_id, "tracking_uri": ref.run.tracking_uri,
                        "run_status": tracking.run_status(ref.run)})
     if ref.mode == "sagemaker" and ref.job_name:
-        job = Aws(ref.region).describe_training_job(ref.job_name)
+        job = (aws or Aws(ref.region)).describe_training_job(ref.job_name)
         report.update({"job_status": job["TrainingJobStatus"], "secondary_status": job.get("SecondaryStatus"),
                        "failure_reason": job.get("FailureReason"), "region": ref.region})
     return report
 
 
-def stop(ref: JobRef) -> dict[str, Any]:
+def stop(ref: JobRef, aws: Aws | None = None) -> dict[str, Any]:
     """Ask SageMaker to stop the job and end the run KILLED."""
     if ref.mode != "sagemaker" or not ref.job_name:
         raise LauncherError(f"only SageMaker jobs can be stopped this way (this one ran in mode '{ref.mode}'; "
                             "a local job stops with Ctrl-C)")
-    Aws(ref.region).stop_training_job(ref.job_name)
+    aws = aws or Aws(ref.region)
+    aws.stop_training_job(ref.job_name)
     if ref.run is not None and tracking.run_status(ref.run) == "RUNNING":
         tracking.end_run(ref.run, "KILLED", "stopped with smlaunch stop")
-    return status(ref)
+    return status(ref, aws)

@@ -6,6 +6,7 @@ mlflow is imported inside the functions (≈1.3 s), so `smlaunch validate` and `
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,14 +41,15 @@ def resolve_tracking_uri(uri: str, cwd: Path) -> str:
 
 
 def _client(tracking_uri: str) -> MlflowClient:
-    quiet_mlflow()
     from mlflow import MlflowClient
 
+    quiet_mlflow()  # after the import: importing mlflow sets its loggers' levels
     return MlflowClient(tracking_uri=tracking_uri)
 
 
 def quiet_mlflow() -> None:
-    """Keep MLflow's start-up chatter (database migrations, plugin warnings) off the user's terminal."""
+    """Keep MLflow's chatter (migrations, plugin warnings, run links on stdout) off the user's terminal and JSON."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     for name in ("mlflow", "alembic", "sagemaker_mlflow"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.services import MotoServer, mlflow_server, moto_server
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,10 +53,12 @@ class Project:
         path.write_text(text, encoding="utf-8")
         return path
 
-    def smlaunch(self, *args: str, timeout: float = 300) -> CliResult:
+    def smlaunch(self, *args: str, timeout: float = 300, env: dict[str, str | None] | None = None) -> CliResult:
+        """Run the CLI here; `env` adds variables to ours, a None value removes one."""
+        merged = {**os.environ, **(env or {})}
         done = subprocess.run(
             [sys.executable, "-m", "launcher", *args], cwd=self.root, capture_output=True, text=True,
-            timeout=timeout, check=False,
+            timeout=timeout, check=False, env={key: value for key, value in merged.items() if value is not None},
         )
         return CliResult(done.returncode, done.stdout, done.stderr)
 
@@ -82,3 +88,15 @@ def project(tmp_path: Path, digits_data: Path) -> Project:
     shutil.copytree(REPO / "configs", tmp_path / "configs")
     shutil.copytree(digits_data, tmp_path / "data" / "digits")
     return Project(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    with moto_server(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mlflow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url

@@ -51,3 +51,22 @@ def test_request_is_valid_for_sagemaker_and_hands_over_the_run(project: Project)
     assert request["HyperParameters"]["optimizer.lr"] == "0.003"
     assert {"Key": "mlflow.run_id", "Value": RUN.run_id} in request["Tags"]
     assert build_request(spec, RUN, "job-1", config_uri=str(project.root / "staged")) == request  # pure
+
+
+def test_managed_mlflow_arn_goes_into_the_job_without_credentials(project: Project, monkeypatch) -> None:
+    arn = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/team"
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "laptop-secret")
+    spec = load_launch_spec(project.config, [f"tracking.uri={arn}"])
+    run = TrackedRun(RUN.run_id, "3", arn, "")
+    request = build_request(spec, run, "job-1", config_uri=str(project.root))
+    assert set(request["Environment"]) == {"MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID"}
+    assert request["Environment"]["MLFLOW_TRACKING_URI"] == arn
+    assert "laptop-secret" not in str(request)
+
+
+def test_credentials_in_the_job_environment_are_refused_with_a_managed_arn(project: Project) -> None:
+    from launcher.errors import ConfigError
+
+    arn = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/team"
+    with pytest.raises(ConfigError, match="authenticates with the job's role"):
+        load_launch_spec(project.config, [f"tracking.uri={arn}", "environment.MLFLOW_TRACKING_TOKEN=t"])
