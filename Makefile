@@ -42,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP) $(DATA) ## median wall times of validate and of a full local smoke run
-	$(BIN)/python tests/bench.py
+	$(BIN)/python -m tests.bench
 
 ui: $(STAMP) ## the MLflow UI for the local store on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

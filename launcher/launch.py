@@ -112,7 +112,7 @@ def plan(spec: LaunchSpec, cwd: Path) -> DryRun:
     image = report.image.uri if report.image else None
     request = build_request(spec, run, job_name, config_location(spec, cwd, run.run_id, job_name), image)
     if spec.mode == "sagemaker":
-        check_request(request)
+        check_request(request, aws if report.ok else None)
     return DryRun(request, report)
 
 
@@ -120,6 +120,7 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
            poll_seconds: float | None = None) -> LaunchResult:
     """Check, create the run, start the job; wait for local jobs (and cloud ones with `wait`); settle the run."""
     aws = Aws(spec.job.region) if spec.mode == "sagemaker" else None
+    tracking.preload_mlflow()
     report = run_preflight(spec, aws)
     if not report.ok:
         raise PreflightError(report)
@@ -141,7 +142,7 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
         tracking.set_tags(run, _launch_tags(spec, provenance, job_name, config_uri, report))
         if aws is None:
             return _finish_local(spec, run, job_name, request, cwd)
-        check_request(request)
+        check_request(request, aws)
         job_arn = aws.create_training_job(request)
     except BaseException as error:
         status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"

@@ -5,10 +5,13 @@ mlflow is imported inside the functions (≈1.3 s), so `smlaunch validate` and `
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +43,28 @@ def resolve_tracking_uri(uri: str, cwd: Path) -> str:
     return uri
 
 
+@cache
 def _client(tracking_uri: str) -> MlflowClient:
+    while _preloading:
+        _preloading.pop().join()
     from mlflow import MlflowClient
 
     quiet_mlflow()  # after the import: importing mlflow sets its loggers' levels
     return MlflowClient(tracking_uri=tracking_uri)
+
+
+_preloading: list[threading.Thread] = []
+
+
+def preload_mlflow() -> None:
+    """Start importing mlflow (≈1 s) in the background so it overlaps with network-bound pre-flight checks.
+
+    Every function here calls `_client()` before touching mlflow, and `_client()` joins this thread first:
+    importing one package from two threads at once can see half-initialized modules.
+    """
+    thread = threading.Thread(target=importlib.import_module, args=("mlflow",), daemon=True)
+    thread.start()
+    _preloading.append(thread)
 
 
 def quiet_mlflow() -> None:
@@ -58,9 +78,9 @@ def start_run(
     tracking_uri: str, experiment: str, run_name: str | None, params: Mapping[str, str], tags: Mapping[str, str]
 ) -> TrackedRun:
     """Create (or reuse) the experiment and a new RUNNING run holding every param and tag."""
+    client = _client(tracking_uri)
     from mlflow.entities import Param
 
-    client = _client(tracking_uri)
     try:
         found = client.get_experiment_by_name(experiment)
         experiment_id = found.experiment_id if found else client.create_experiment(experiment)
@@ -82,9 +102,10 @@ def log_artifacts(run: TrackedRun, files: Iterable[tuple[Path, str]]) -> None:
 
 
 def set_tags(run: TrackedRun, tags: Mapping[str, str]) -> None:
+    client = _client(run.tracking_uri)
     from mlflow.entities import RunTag
 
-    _client(run.tracking_uri).log_batch(run.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    client.log_batch(run.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
 def run_status(run: TrackedRun) -> str:

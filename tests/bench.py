@@ -4,6 +4,12 @@
   billion laughs  `smlaunch validate` of a config whose training config is an alias bomb: refused, with
                   wall time (goal < 1 s) and the process's peak RSS from wait4 (goal < 100 MB)
   smoke run       `smlaunch run configs/local.yaml` on a warm sqlite store (goal ≤ 20 s on 2 cores)
+  cloud launch    `smlaunch run` of a SageMaker config, from command start until it returns right after
+                  CreateTrainingJob (and the run's job tags), against a loopback moto server and a loopback
+                  MLflow server (a SageMaker job cannot use a sqlite store, so the bench uses a server);
+                  goal ≤ 1.5 s
+
+Run as `python -m tests.bench` (make bench).
 """
 
 from __future__ import annotations
@@ -78,6 +84,28 @@ def main() -> None:
         run = [*SMLAUNCH, "run", "configs/local.yaml"]
         wall_times(run, 1, project)  # warm-up: creates the sqlite store (schema migrations, ~2 s once)
         report("local smoke run (warm store)", wall_times(run, repeats, project), 20.0)
+        cloud_launch(project, Path(scratch), repeats)
+
+
+def cloud_launch(project: Path, scratch: Path, repeats: int) -> None:
+    from tests.cloud import make_cloud_project
+    from tests.conftest import Project
+    from tests.services import mlflow_server, moto_server
+
+    (scratch / "moto").mkdir()
+    (scratch / "mlflow").mkdir()
+    with moto_server(scratch / "moto") as moto, mlflow_server(scratch / "mlflow") as tracking_uri:
+        make_cloud_project(Project(project), moto, tracking_uri)
+        env = {**os.environ, **{k: v for k, v in moto.aws_env().items() if v is not None}}
+        env.pop("AWS_PROFILE", None)
+        command = [*SMLAUNCH, "run", "configs/cloud.yaml"]
+        subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)  # warm-up: experiment
+        times = []
+        for _ in range(repeats * 2):
+            started = time.perf_counter()
+            subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
+            times.append(time.perf_counter() - started)
+        report("cloud launch (moto + server)", times, 1.5)
 
 
 if __name__ == "__main__":
