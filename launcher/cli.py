@@ -81,8 +81,10 @@ def validate(config: Path, overrides: tuple[str, ...], output: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the pre-flight results and the exact request; create nothing.")
 @click.option("--wait", is_flag=True, help="SageMaker: follow the job to its end, streaming status and logs.")
 @click.option("--poll-seconds", type=click.FloatRange(min=0.1), default=None, hidden=True)
+@click.option("--debug", is_flag=True,
+              help="local-process: run the host in this terminal, so breakpoint()/pdb in your task works.")
 def run(config: Path, overrides: tuple[str, ...], output: str, dry_run: bool, wait: bool,
-        poll_seconds: float | None) -> None:
+        poll_seconds: float | None, debug: bool) -> None:
     """Validate CONFIG, create the MLflow run and start the training job."""
     from launcher.config import load_launch_spec
 
@@ -92,7 +94,9 @@ def run(config: Path, overrides: tuple[str, ...], output: str, dry_run: bool, wa
         return
     from launcher.launch import launch
 
-    report = launch(spec, Path.cwd(), wait=wait, poll_seconds=poll_seconds).as_dict()
+    if debug and spec.mode != "local-process":
+        raise click.UsageError("--debug is for mode local-process; use `smlaunch shell` for the image")
+    report = launch(spec, Path.cwd(), wait=wait, poll_seconds=poll_seconds, interactive=debug).as_dict()
     if output == "json":
         click.echo(json.dumps(report))
     else:
@@ -128,6 +132,18 @@ def _print_report(report: dict[str, Any]) -> None:
             echo(f"{key.replace('_', ' ')}: {report[key]}")
     echo(f"experiment {report['experiment_id']} at {report['tracking_uri']}")
     echo(f"see it: MLFLOW_TRACKING_URI={report['tracking_uri']} mlflow runs describe --run-id {report['run_id']}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@config_argument
+@overrides_option
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def shell(config: Path, overrides: tuple[str, ...], command: tuple[str, ...]) -> None:
+    """Open a shell (or run COMMAND) in the image with the job's /opt/ml tree and environment."""
+    from launcher.config import load_launch_spec
+    from launcher.shell import open_shell
+
+    sys.exit(open_shell(load_launch_spec(config, overrides), Path.cwd(), list(command)))
 
 
 tracking_option = click.option(

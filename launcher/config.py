@@ -140,6 +140,7 @@ def _build_spec(
             keep_alive_seconds=sagemaker.get("keep_alive_seconds"),
             subnets=tuple(sagemaker.get("vpc", {}).get("subnets", ())),
             security_group_ids=tuple(sagemaker.get("vpc", {}).get("security_group_ids", ())),
+            remote_debug=sagemaker["remote_debug"],
         ),
         channels=channels,
         environment=freeze(job["environment"]),

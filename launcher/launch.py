@@ -117,7 +117,7 @@ def plan(spec: LaunchSpec, cwd: Path) -> DryRun:
 
 
 def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: bool = False,
-           poll_seconds: float | None = None) -> LaunchResult:
+           poll_seconds: float | None = None, interactive: bool = False) -> LaunchResult:
     """Check, create the run, start the job; wait for local jobs (and cloud ones with `wait`); settle the run."""
     aws = Aws(spec.job.region) if spec.mode == "sagemaker" else None
     tracking.preload_mlflow()
@@ -141,7 +141,7 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
         request = build_request(spec, run, job_name, config_uri, image)
         tracking.set_tags(run, _launch_tags(spec, provenance, job_name, config_uri, report))
         if aws is None:
-            return _finish_local(spec, run, job_name, request, cwd)
+            return _finish_local(spec, run, job_name, request, cwd, interactive)
         check_request(request, aws)
         job_arn = aws.create_training_job(request)
     except BaseException as error:
@@ -171,9 +171,10 @@ def _launch_tags(spec: LaunchSpec, provenance: Provenance, job_name: str, config
 
 
 def _finish_local(spec: LaunchSpec, run: tracking.TrackedRun, job_name: str, request: dict[str, Any],
-                  cwd: Path) -> LaunchResult:
+                  cwd: Path, interactive: bool) -> LaunchResult:
     try:
-        outcome = execute(spec.mode, request, (cwd / spec.work_dir).resolve())
+        shared = tracking.local_store_paths(run.tracking_uri, tracking.experiment_artifact_dir(run))
+        outcome = execute(spec.mode, request, (cwd / spec.work_dir).resolve(), shared, interactive)
     except BaseException as error:
         status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
         tracking.end_run(run, status, f"launch failed: {error}")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from launcher import docker
 from launcher.aws import Aws, AwsError, ResolvedImage, split_s3_uri
 from launcher.errors import LauncherError
 from launcher.mode_rules import is_managed_mlflow
@@ -88,6 +89,10 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None) -> PreflightReport:
     uri = spec.tracking_uri
     if uri.startswith(("http://", "https://")):
         report.add("tracking server", lambda: check_tracking_server(uri))
+    if spec.mode == "local-container":
+        report.add("docker engine", docker.engine_version)
+        if report.checks[-1].ok:
+            report.add("image", partial(_local_image, spec.job.image or ""))
     if spec.mode != "sagemaker" or aws is None:
         return report
     report.region = aws.region
@@ -106,6 +111,12 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None) -> PreflightReport:
             report.add(name, partial(_bucket, aws, location))
     report.add("image", lambda: _image(aws, spec.job.image or "", report))
     return report
+
+
+def _local_image(image: str) -> str:
+    if not docker.image_exists(image):
+        raise LauncherError(f"image {image} is not in the local Docker engine: build it (make build) or pull it")
+    return f"{image} is available locally"
 
 
 def _region(aws: Aws) -> str:

@@ -96,6 +96,8 @@ def build_request(
         request["CheckpointConfig"] = {"S3Uri": job.checkpoint_s3_uri, "LocalPath": CHECKPOINTS_DIR}
     if job.keep_alive_seconds is not None:
         request["ResourceConfig"]["KeepAlivePeriodInSeconds"] = job.keep_alive_seconds
+    if job.remote_debug:
+        request["RemoteDebugConfig"] = {"EnableRemoteDebug": True}
     if job.subnets:
         request["VpcConfig"] = {"Subnets": list(job.subnets), "SecurityGroupIds": list(job.security_group_ids)}
     return request

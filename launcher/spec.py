@@ -39,6 +39,7 @@ class JobSettings:
     keep_alive_seconds: int | None = None
     subnets: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
+    remote_debug: bool = False
 
 
 @dataclass(frozen=True)

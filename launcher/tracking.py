@@ -121,6 +121,22 @@ def end_run(run: TrackedRun, status: str, reason: str | None = None) -> None:
     client.set_terminated(run.run_id, status=status)
 
 
+def local_store_paths(tracking_uri: str, artifact_dir: str | None) -> tuple[str, ...]:
+    """Directories of a local store a container must see at their own path: the sqlite file's directory and
+    `artifact_dir` (an experiment's artifact directory, where its runs and logged models live). Empty for servers."""
+    paths = []
+    if tracking_uri.startswith("sqlite:///"):
+        paths.append(str(Path(tracking_uri[len("sqlite:///") :]).parent))
+    if artifact_dir and artifact_dir.removeprefix("file://").startswith("/"):
+        paths.append(artifact_dir.removeprefix("file://"))
+    return tuple(dict.fromkeys(paths))
+
+
+def experiment_artifact_dir(run: TrackedRun) -> str:
+    """<experiment dir> from the run's `<experiment dir>/<run id>/artifacts` URI."""
+    return str(Path(run.artifact_uri.removeprefix("file://")).parent.parent)
+
+
 def run_url(run: TrackedRun) -> str | None:
     """The run's page in the MLflow UI, when the tracking URI is a server."""
     if run.tracking_uri.startswith(("http://", "https://")):

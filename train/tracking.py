@@ -51,10 +51,10 @@ class RunTracker:
     def resume(cls, enabled: bool = True) -> RunTracker:
         tracker = cls(enabled)
         if enabled:
-            for name in ("mlflow", "alembic", "sagemaker_mlflow"):
-                logging.getLogger(name).setLevel(logging.ERROR)
             import mlflow
 
+            for name in ("mlflow", "alembic", "sagemaker_mlflow"):  # after the import, which sets their levels
+                logging.getLogger(name).setLevel(logging.ERROR)
             tracker.run_id = mlflow.start_run().info.run_id
         return tracker
 

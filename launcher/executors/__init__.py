@@ -23,10 +23,19 @@ class JobOutcome:
     model_artifact: str | None = None
 
 
-def execute(mode: str, request: dict[str, Any], work_dir: Path) -> JobOutcome:
-    """Run `request` with the executor for `mode` and wait for it to end."""
+def execute(mode: str, request: dict[str, Any], work_dir: Path, shared_paths: tuple[str, ...] = (),
+            interactive: bool = False) -> JobOutcome:
+    """Run `request` locally with the executor for `mode` and wait for it to end.
+
+    `shared_paths` (a local MLflow store) must be visible at the same path to the job; `interactive` gives the
+    single host of a local-process job this terminal (for debuggers).
+    """
     if mode == "local-process":
         from launcher.executors.local_process import run_local_process
 
-        return run_local_process(request, work_dir)
-    raise ExecutionError(f"mode '{mode}' is not available yet in this version of smlaunch")
+        return run_local_process(request, work_dir, interactive)
+    if mode == "local-container":
+        from launcher.executors.local_container import run_local_container
+
+        return run_local_container(request, work_dir, shared_paths)
+    raise ExecutionError(f"mode '{mode}' does not run locally")

@@ -1,8 +1,8 @@
-"""Run a training request on this machine: one `python -m train` subprocess per host, no Docker.
+"""Run each host as a `python -m train` subprocess of this Python, no Docker: the fastest rehearsal.
 
-The subprocess gets the /opt/ml tree (under the job's work dir), the SM_* variables and the request's
-Environment, exactly as the image would in SageMaker. Afterwards the model dir is packed into
-`<output path>/<job>/output/model.tar.gz`, as SageMaker does.
+The subprocess gets the host's /opt/ml tree (through SAGEMAKER_BASE_DIR), the SM_* variables and the request's
+Environment, exactly as the image would in SageMaker. With `interactive`, the single host shares this terminal
+(no output prefixing), so `breakpoint()` in a task opens pdb.
 """
 
 from __future__ import annotations
@@ -10,98 +10,34 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tarfile
-import threading
-import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from launcher.executors import COMPLETED, FAILED, STOPPED, JobOutcome
-from launcher.local_tree import host_names, lay_out_host, local_path, sagemaker_environment
-from train.contract import ENTRY_MODULE, FAILURE_REASON_LIMIT, ContainerPaths
-
-ENTRY_COMMAND = (sys.executable, "-m", ENTRY_MODULE)
-
-
-def run_local_process(request: dict[str, Any], work_dir: Path) -> JobOutcome:
-    """Lay out every host, run them concurrently with live, host-prefixed output, then pack the outputs."""
-    job_name = request["TrainingJobName"]
-    job_dir = work_dir / job_name
-    hosts = host_names(request["ResourceConfig"]["InstanceCount"])
-    trees = {host: lay_out_host(request, job_dir / host, host) for host in hosts}
-    started = {host: _start(request, trees[host], host) for host in hosts}
-    processes = {host: process for host, (process, _) in started.items()}
-    deadline = time.monotonic() + request["StoppingCondition"]["MaxRuntimeInSeconds"]
-    try:
-        codes = {host: _wait(process, deadline) for host, process in processes.items()}
-    except KeyboardInterrupt:
-        return JobOutcome(job_name, STOPPED, "stopped by the user (Ctrl-C)")
-    finally:
-        _stop_all(processes)  # no-op for processes that ended; ends the rest (Ctrl-C, timeout)
-        for _, streamer in started.values():
-            streamer.join(timeout=5)
-    if any(code is None for code in codes.values()):
-        seconds = request["StoppingCondition"]["MaxRuntimeInSeconds"]
-        return JobOutcome(job_name, FAILED, f"MaxRuntimeExceeded: the job ran longer than {seconds} s")
-    failed = [host for host in hosts if codes[host] != 0]
-    if failed:
-        return JobOutcome(job_name, FAILED, _failure_reason(trees[failed[0]], failed[0], codes[failed[0]]))
-    output_dir = local_path(request["OutputDataConfig"]["S3OutputPath"]) / job_name / "output"
-    model_artifact = _pack(trees[hosts[0]].model_dir, output_dir / "model.tar.gz")
-    _pack(trees[hosts[0]].output_data_dir, output_dir / "output.tar.gz")
-    return JobOutcome(job_name, COMPLETED, model_artifact=str(model_artifact))
+from launcher.errors import ExecutionError
+from launcher.executors import JobOutcome
+from launcher.executors.hosts import run_hosts
+from launcher.local_tree import sagemaker_environment
+from train.contract import ContainerPaths, entry_command
 
 
-def _start(
-    request: dict[str, Any], paths: ContainerPaths, host: str
-) -> tuple[subprocess.Popen[str], threading.Thread]:
-    env = {**os.environ, **sagemaker_environment(request, paths, host), "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        ENTRY_COMMAND, env=env, cwd=paths.base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    assert process.stdout is not None
-    streamer = threading.Thread(target=_stream, args=(process.stdout, host), daemon=True)
-    streamer.start()
-    return process, streamer
+@dataclass(frozen=True)
+class ProcessHosts:
+    """Starts hosts as subprocesses."""
+
+    interactive: bool = False
+
+    def start(self, request: dict[str, Any], tree: ContainerPaths, host: str) -> subprocess.Popen[str]:
+        env = {**os.environ, **sagemaker_environment(request, tree, host), "PYTHONUNBUFFERED": "1"}
+        output = None if self.interactive else subprocess.PIPE
+        return subprocess.Popen(entry_command(sys.executable), env=env, cwd=tree.base, stdout=output,
+                                stderr=None if self.interactive else subprocess.STDOUT, text=True)
+
+    def stop(self, host: str, process: subprocess.Popen[str]) -> None:
+        process.terminate()
 
 
-def _stream(pipe: IO[str], host: str) -> None:
-    """Copy a host's output line by line to our stderr (stdout stays free for --output json)."""
-    for line in pipe:
-        sys.stderr.write(f"{host} | {line}")
-        sys.stderr.flush()
-
-
-def _wait(process: subprocess.Popen[str], deadline: float) -> int | None:
-    try:
-        return process.wait(timeout=max(deadline - time.monotonic(), 0.001))
-    except subprocess.TimeoutExpired:
-        return None
-
-
-def _stop_all(processes: dict[str, subprocess.Popen[str]]) -> None:
-    for process in processes.values():
-        if process.poll() is None:
-            process.terminate()
-    for process in processes.values():
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _failure_reason(paths: ContainerPaths, host: str, code: int | None) -> str:
-    if paths.failure_file.exists():
-        reason = paths.failure_file.read_text(encoding="utf-8", errors="replace")[:FAILURE_REASON_LIMIT].strip()
-        return f"{host}: {reason}"
-    return f"{host}: the training process exited with code {code} without writing a failure file"
-
-
-def _pack(directory: Path, archive: Path) -> Path:
-    """tar.gz the contents of `directory` (entries relative to it, as SageMaker packs /opt/ml/model)."""
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive, "w:gz") as tar:
-        for entry in sorted(directory.iterdir()):
-            tar.add(entry, arcname=entry.name)
-    return archive
+def run_local_process(request: dict[str, Any], work_dir: Path, interactive: bool = False) -> JobOutcome:
+    if interactive and request["ResourceConfig"]["InstanceCount"] != 1:
+        raise ExecutionError("--debug runs one host in this terminal: set sagemaker.instance_count=1")
+    return run_hosts(request, work_dir, ProcessHosts(interactive))

@@ -1,0 +1,51 @@
+"""Run each host in the real training image with `docker run`: the closest rehearsal of SageMaker on a laptop.
+
+The host's /opt/ml tree (laid out exactly as for local-process) is mounted at /opt/ml, the SM_* variables
+describe /opt/ml paths, and the container runs the image's `train` command, as SageMaker does. A local MLflow
+store (sqlite file, artifact directory) is mounted at its own path so the container writes the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from launcher import docker
+from launcher.executors import JobOutcome
+from launcher.executors.hosts import run_hosts
+from launcher.local_tree import sagemaker_environment
+from train.contract import ContainerPaths
+
+TRAIN_COMMAND = ["train"]  # what SageMaker runs: `docker run IMAGE train`
+
+
+def container_name(job_name: str, host: str) -> str:
+    return f"{job_name}-{host}"
+
+
+@dataclass(frozen=True)
+class ContainerHosts:
+    """Starts hosts as containers of `image`, sharing `shared_paths` at the same path inside."""
+
+    image: str
+    job_name: str
+    shared_paths: tuple[str, ...]
+
+    def start(self, request: dict[str, Any], tree: ContainerPaths, host: str) -> subprocess.Popen[str]:
+        env = sagemaker_environment(request, ContainerPaths(Path(docker.CONTAINER_BASE_DIR)), host)
+        mounts = [(str(tree.base), docker.CONTAINER_BASE_DIR), *((path, path) for path in self.shared_paths)]
+        argv = docker.run_command(self.image, container_name(self.job_name, host), env, mounts, TRAIN_COMMAND)
+        return subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+
+    def stop(self, host: str, process: subprocess.Popen[str]) -> None:
+        docker.stop(container_name(self.job_name, host))
+        process.terminate()
+
+
+def run_local_container(request: dict[str, Any], work_dir: Path, shared_paths: tuple[str, ...]) -> JobOutcome:
+    image = request["AlgorithmSpecification"]["TrainingImage"]
+    return run_hosts(request, work_dir, ContainerHosts(image, request["TrainingJobName"], shared_paths))
