@@ -9,7 +9,7 @@ SET ?=
 SET_ARGS := $(foreach item,$(SET),--set $(item))
 DATA := data/digits/train.npz
 
-.PHONY: install run validate data docs test lint bench ui lock clean
+.PHONY: install run validate data docs test lint bench ui build push lock clean
 
 install: $(STAMP)
 
@@ -37,15 +37,23 @@ docs: $(STAMP) ## regenerate docs/configuration.md from the schemas
 test: $(STAMP) ## the whole suite; starts and stops every service it needs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff, mypy, hadolint (Dockerfile), shellcheck (scripts)
 	$(BIN)/ruff check launcher train tests
 	$(BIN)/mypy
+	$(BIN)/hadolint docker/Dockerfile
+	$(BIN)/shellcheck docker/build_and_push.sh .ci/run
 
 bench: $(STAMP) $(DATA) ## median wall times of validate and of a full local smoke run
 	$(BIN)/python -m tests.bench
 
 ui: $(STAMP) ## the MLflow UI for the local store on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+build: ## build the training image (smlaunch-train:<git sha> and :latest); BASE_IMAGE=... to change the base
+	docker/build_and_push.sh --no-push -t latest $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))
+
+push: ## build, push to ECR (created when missing) and print the digest URI for sagemaker.image
+	docker/build_and_push.sh -t latest
 
 lock: ## re-resolve the pins from pyproject.toml into requirements.lock
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -39,6 +39,7 @@ version="$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -n 1)"
 
 # Optional inputs for closed networks: a CA bundle for pip and local torch wheels (hard links, no copies).
 inputs="docker/build-inputs"
+mkdir -p "$inputs"
 find "$inputs" -mindepth 1 ! -name README.md -delete
 mkdir -p "$inputs/wheels"
 if [ -n "${PIP_CERT:-}" ] && [ -f "$PIP_CERT" ]; then cp "$PIP_CERT" "$inputs/ca.pem"; fi

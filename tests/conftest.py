@@ -100,3 +100,24 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
 def mlflow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def docker_env() -> Iterator[dict[str, str]]:
+    """Environment (DOCKER_HOST) for an answering Docker engine; skips with the reason when there is none."""
+    from tests.docker_engine import docker_engine
+
+    with docker_engine() as host:
+        yield {**os.environ, **({"DOCKER_HOST": host} if host else {})}
+
+
+@pytest.fixture(scope="session")
+def training_image(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The training image, built by docker/build_and_push.sh on a locally made base; returns its name."""
+    from tests.docker_engine import ensure_base_image
+
+    base = ensure_base_image(docker_env)
+    done = subprocess.run([str(REPO / "docker/build_and_push.sh"), "--no-push", "-t", "test", "--base-image", base],
+                          env=docker_env, capture_output=True, text=True, timeout=1800, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return "smlaunch-train:test"

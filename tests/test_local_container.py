@@ -1,0 +1,60 @@
+"""local-container mode: the real image, built here on a locally made base, runs a smoke job to a FINISHED run."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.conftest import Project
+
+
+@pytest.fixture
+def container_project(project: Project, training_image: str) -> Project:
+    config = project.root / "configs/container.yaml"
+    config.write_text(config.read_text().replace("smlaunch-train:latest", training_image))
+    return project
+
+
+def test_local_container_run_finishes_in_the_image(container_project: Project, docker_env: dict[str, str]) -> None:
+    from mlflow import MlflowClient
+
+    result = container_project.smlaunch("run", "configs/container.yaml", "--output", "json",
+                                        "--set", "train.epochs=3", env={"DOCKER_HOST": docker_env.get("DOCKER_HOST")})
+    assert result.code == 0, result.stderr[-3000:]
+    report = result.json()
+    assert report["status"] == "FINISHED"
+    assert "Failed to import Git" not in result.stderr  # the image's start-up is quiet
+    run = MlflowClient(tracking_uri=container_project.tracking_uri).get_run(report["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["launcher.mode"] == "local-container"
+    assert [m.step for m in MlflowClient(tracking_uri=container_project.tracking_uri)
+            .get_metric_history(report["run_id"], "val_accuracy")] == [1, 2, 3]
+    assert (container_project.root / "outputs" / report["job_name"] / "output/model.tar.gz").is_file()
+
+
+def test_shell_runs_in_the_image_with_the_jobs_tree(container_project: Project, docker_env: dict[str, str]) -> None:
+    result = container_project.smlaunch(
+        "shell", "configs/container.yaml", "--", "sh", "-c",
+        "ls /opt/ml/input/data/training /opt/ml/input/data/config && echo host=$SM_CURRENT_HOST "
+        "exp=$MLFLOW_EXPERIMENT_NAME && command -v train",
+        env={"DOCKER_HOST": docker_env.get("DOCKER_HOST")})
+    assert result.code == 0, result.stderr
+    assert "train.npz" in result.stdout and "training.yaml" in result.stdout
+    assert "host=algo-1 exp=digits-container" in result.stdout
+    assert "/usr/local/bin/train" in result.stdout
+
+
+def test_image_labels_and_entrypoint(training_image: str, docker_env: dict[str, str]) -> None:
+    labels = subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", training_image],
+                            env=docker_env, capture_output=True, text=True, check=True).stdout
+    assert '"org.opencontainers.image.version":"0.1.0"' in labels
+    assert '"org.opencontainers.image.revision"' in labels
+    script = subprocess.run(["docker", "run", "--rm", "--network", "host", training_image, "cat",
+                             "/usr/local/bin/train"], env=docker_env, capture_output=True, text=True, check=True)
+    from train.contract import entrypoint_script
+
+    assert script.stdout == entrypoint_script()
+    launcher = subprocess.run(["docker", "run", "--rm", "--network", "host", training_image, "python3", "-c",
+                               "import launcher"], env=docker_env, capture_output=True, text=True, check=False)
+    assert launcher.returncode != 0  # only the container side is in the image
