@@ -39,7 +39,8 @@ def workspace(tmp_path: Path) -> Path:
                    cwd=repo, check=True)
     tools = tmp_path / "tools"  # the basics the script needs, and neither docker nor aws
     tools.mkdir()
-    for tool in ("bash", "sh", "git", "sed", "find", "mkdir", "cp", "ln", "head", "dirname", "cat", "env", "rm", "touch"):
+    basics = ("bash", "sh", "git", "sed", "find", "mkdir", "cp", "ln", "head", "dirname", "cat", "env", "rm", "touch")
+    for tool in basics:
         (tools / tool).symlink_to(shutil.which(tool))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -51,8 +52,8 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def run_script(workspace: Path, *args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{path or workspace / 'bin'}:{workspace / 'tools'}", "CALLS": str(workspace / "calls"),
-           "STATE": str(workspace / "state"), "AWS_REGION": "eu-west-1", "PIP_CERT": "", "PIP_FIND_LINKS": ""}
+    env = {**os.environ, "PATH": f"{path or workspace / 'bin'}:{workspace / 'tools'}",
+           "CALLS": str(workspace / "calls"), "STATE": str(workspace / "state"), "AWS_REGION": "eu-west-1", "PIP_CERT": "", "PIP_FIND_LINKS": ""}
     return subprocess.run([str(workspace / "repo/docker/build_and_push.sh"), *args], env=env, capture_output=True,
                           text=True, timeout=60, check=False)
 
