@@ -53,7 +53,8 @@ def workspace(tmp_path: Path) -> Path:
 
 def run_script(workspace: Path, *args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": f"{path or workspace / 'bin'}:{workspace / 'tools'}",
-           "CALLS": str(workspace / "calls"), "STATE": str(workspace / "state"), "AWS_REGION": "eu-west-1", "PIP_CERT": "", "PIP_FIND_LINKS": ""}
+           "CALLS": str(workspace / "calls"), "STATE": str(workspace / "state"), "AWS_REGION": "eu-west-1",
+           "PIP_CERT": "", "PIP_FIND_LINKS": ""}
     return subprocess.run([str(workspace / "repo/docker/build_and_push.sh"), *args], env=env, capture_output=True,
                           text=True, timeout=60, check=False)
 
