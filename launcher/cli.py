@@ -109,7 +109,7 @@ def _dry_run(spec: Any, output: str) -> None:
     from launcher.launch import plan
     from launcher.preflight import EXIT_PREFLIGHT
 
-    planned = plan(spec, Path.cwd())
+    planned = plan(spec)
     if output == "json":
         click.echo(json.dumps(planned.as_dict(), indent=2))
     else:
@@ -143,7 +143,7 @@ def shell(config: Path, overrides: tuple[str, ...], command: tuple[str, ...]) ->
     from launcher.config import load_launch_spec
     from launcher.shell import open_shell
 
-    sys.exit(open_shell(load_launch_spec(config, overrides), Path.cwd(), list(command)))
+    sys.exit(open_shell(load_launch_spec(config, overrides), list(command)))
 
 
 tracking_option = click.option(

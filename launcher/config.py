@@ -17,6 +17,7 @@ from launcher.limits import check_limits
 from launcher.mode_rules import check_mode_rules, resolve_channels
 from launcher.overrides import Override, apply_override, as_string, parse_override
 from launcher.spec import Channel, ConfigSources, JobSettings, LaunchSpec, freeze
+from launcher.tracking import resolve_tracking_uri
 from launcher.validation import (
     JOB_SCHEMA,
     TRAINING_SCHEMA,
@@ -30,9 +31,16 @@ from launcher.yaml_source import ConfigPath, YamlDocument, problem
 TRAIN_KEY = "train"  # the training config's fields live under `train.` in overrides, params and the resolved config
 
 
-def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LaunchSpec:
-    """Load, compose, override, validate and resolve; raise ConfigError listing every problem found."""
+def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                     cwd: Path | None = None) -> LaunchSpec:
+    """Load, compose, override, validate and resolve; raise ConfigError listing every problem found.
+
+    The resolved config says what actually runs: local paths (channels, outputs, work dir, a sqlite store)
+    are made absolute, relative to their file or to `cwd` (default: the current directory). Logged as
+    `resolved.yaml` and as params, it is enough to run the job again from anywhere.
+    """
     job_path = Path(job_file)
+    cwd = cwd or Path.cwd()
     problems: list[ConfigProblem] = []
     parsed: list[Override] = []
     for text in overrides:
@@ -65,6 +73,7 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
     problems += check_mode_rules(job, job_doc)
     if problems:
         raise ConfigError(problems)
+    _resolve_locations(job, channels, cwd)
     spec = _build_spec(job, training, channels, ConfigSources(job_files, train_files, tuple(overrides)))
     limit_problems = check_limits(spec, lambda path: _locate(path, job_doc, train_doc))
     if limit_problems:
@@ -112,6 +121,17 @@ def _load_training_doc(
     except ConfigError as error:
         problems.extend(error.problems)
         return None
+
+
+def _resolve_locations(job: dict[str, Any], channels: tuple[Channel, ...], cwd: Path) -> None:
+    """Put absolute locations into the resolved job config (in place)."""
+    for channel in channels:
+        job["channels"][channel.name]["uri"] = channel.uri
+    job["tracking"]["uri"] = resolve_tracking_uri(job["tracking"]["uri"], cwd)
+    job["local"]["work_dir"] = str((cwd / job["local"]["work_dir"]).resolve())
+    output = job["sagemaker"]["output_path"]
+    if not output.startswith("s3://"):
+        job["sagemaker"]["output_path"] = str((cwd / output).resolve())
 
 
 def _build_spec(

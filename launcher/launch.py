@@ -95,22 +95,21 @@ def run_tags(spec: LaunchSpec, provenance: Provenance) -> dict[str, str]:
     return tags
 
 
-def config_location(spec: LaunchSpec, cwd: Path, run_id: str, job_name: str) -> str:
+def config_location(spec: LaunchSpec, run_id: str, job_name: str) -> str:
     """Where the job reads its configs: `<config prefix>/<experiment>/<run id>/` on S3, or the local staging dir."""
     if spec.mode == "sagemaker":
         return f"{(spec.job.config_prefix or '').rstrip('/')}/{spec.experiment}/{run_id}/"
-    return str((cwd / spec.work_dir / job_name / "config").resolve())
+    return str(spec.work_dir / job_name / "config")
 
 
-def plan(spec: LaunchSpec, cwd: Path) -> DryRun:
+def plan(spec: LaunchSpec) -> DryRun:
     """The request a launch would send, with placeholders for what only the run creates; nothing is created."""
     aws = Aws(spec.job.region) if spec.mode == "sagemaker" else None
     report = run_preflight(spec, aws)
-    uri = tracking.resolve_tracking_uri(spec.tracking_uri, cwd)
-    run = tracking.TrackedRun(PLACEHOLDERS["run_id"], PLACEHOLDERS["experiment_id"], uri, "")
+    run = tracking.TrackedRun(PLACEHOLDERS["run_id"], PLACEHOLDERS["experiment_id"], spec.tracking_uri, "")
     job_name = PLACEHOLDERS["job_name"]
     image = report.image.uri if report.image else None
-    request = build_request(spec, run, job_name, config_location(spec, cwd, run.run_id, job_name), image)
+    request = build_request(spec, run, job_name, config_location(spec, run.run_id, job_name), image)
     if spec.mode == "sagemaker":
         check_request(request, aws if report.ok else None)
     return DryRun(request, report)
@@ -125,23 +124,22 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
     if not report.ok:
         raise PreflightError(report)
     provenance = collect_provenance(cwd, argv)
-    tracking_uri = tracking.resolve_tracking_uri(spec.tracking_uri, cwd)
-    run = tracking.start_run(tracking_uri, spec.experiment, spec.run_name, flatten(spec.resolved),
+    run = tracking.start_run(spec.tracking_uri, spec.experiment, spec.run_name, flatten(spec.resolved),
                              run_tags(spec, provenance))
     uploaded: list[str] = []
     try:
         job_name = make_job_name(spec.experiment, run.run_id, datetime.now(UTC))
-        staging = (cwd / spec.work_dir / job_name / "config").resolve()
+        staging = spec.work_dir / job_name / "config"
         pairs = artifact_pairs(staging, stage_configs(spec, staging))
         tracking.log_artifacts(run, pairs)
-        config_uri = config_location(spec, cwd, run.run_id, job_name)
+        config_uri = config_location(spec, run.run_id, job_name)
         if aws is not None:
             uploaded = aws.upload([(path, path.relative_to(staging).as_posix()) for path, _ in pairs], config_uri)
         image = report.image.uri if report.image else None
         request = build_request(spec, run, job_name, config_uri, image)
         tracking.set_tags(run, _launch_tags(spec, provenance, job_name, config_uri, report))
         if aws is None:
-            return _finish_local(spec, run, job_name, request, cwd, interactive)
+            return _finish_local(spec, run, job_name, request, interactive)
         check_request(request, aws)
         job_arn = aws.create_training_job(request)
     except BaseException as error:
@@ -171,10 +169,10 @@ def _launch_tags(spec: LaunchSpec, provenance: Provenance, job_name: str, config
 
 
 def _finish_local(spec: LaunchSpec, run: tracking.TrackedRun, job_name: str, request: dict[str, Any],
-                  cwd: Path, interactive: bool) -> LaunchResult:
+                  interactive: bool) -> LaunchResult:
     try:
         shared = tracking.local_store_paths(run.tracking_uri, tracking.experiment_artifact_dir(run))
-        outcome = execute(spec.mode, request, (cwd / spec.work_dir).resolve(), shared, interactive)
+        outcome = execute(spec.mode, request, spec.work_dir, shared, interactive)
     except BaseException as error:
         status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
         tracking.end_run(run, status, f"launch failed: {error}")

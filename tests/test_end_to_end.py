@@ -44,6 +44,12 @@ def test_run_finishes_with_every_param_and_tag(finished: tuple[Project, dict]) -
     training = yaml.safe_load((project.root / "configs/train/digits.yaml").read_text())
     expected = flatten({k: v for k, v in job.items() if k not in ("tags", "environment")})
     expected.update(flatten(training, "train."))
+    expected.update({  # the resolved config holds the absolute locations that actually ran
+        "channels.training.uri": str(project.root / "data/digits"),
+        "tracking.uri": f"sqlite:///{project.root}/mlflow.db",
+        "sagemaker.output_path": str(project.root / "outputs"),
+        "local.work_dir": str(project.root / ".smlaunch/jobs"),
+    })
     for key, value in expected.items():
         assert run.data.params.get(key) == value, key
     tags = run.data.tags
