@@ -177,6 +177,43 @@ def stop(identifier: str, tracking_uri: str, region: str | None, output: str) ->
     _print_mapping(jobs.stop(jobs.find(identifier, _absolute(tracking_uri), region)), output)
 
 
+@cli.command()
+@click.argument("run_id")
+@tracking_option
+@click.option("--mode", type=click.Choice(["local-process", "local-container", "sagemaker"]),
+              help="Run it in another mode than the original.")
+@overrides_option
+@click.option("--strict", is_flag=True, help="Refuse when this checkout is not the run's git commit.")
+@click.option("--wait", is_flag=True, help="SageMaker: follow the job to its end.")
+@output_option
+def reproduce(run_id: str, tracking_uri: str, mode: str | None, overrides: tuple[str, ...], strict: bool,
+              wait: bool, output: str) -> None:
+    """Run RUN_ID again from what its MLflow run holds (no config files needed)."""
+    from launcher.reproduce import reproduce as run_again
+
+    report = run_again(run_id, _absolute(tracking_uri), Path.cwd(), mode, overrides, strict, wait).as_dict()
+    report["reproduced_from"] = run_id
+    if output == "json":
+        click.echo(json.dumps(report))
+    else:
+        _print_report(report)
+    if report["status"] not in ("FINISHED", "RUNNING"):
+        sys.exit(EXIT_RUNTIME)
+
+
+@cli.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@tracking_option
+@output_option
+def diff(run_a: str, run_b: str, tracking_uri: str, output: str) -> None:
+    """Show what differs between two runs: params, provenance, data, final metrics."""
+    from launcher.diff import diff_runs, render
+
+    report = diff_runs(_absolute(tracking_uri), run_a, run_b)
+    click.echo(json.dumps(report) if output == "json" else render(report))
+
+
 def _absolute(tracking_uri: str) -> str:
     from launcher.tracking import resolve_tracking_uri
 

@@ -40,7 +40,13 @@ def engine_version() -> str:
 
 
 def image_exists(image: str) -> bool:
-    return _docker("image", "inspect", image).returncode == 0
+    return image_id(image) is not None
+
+
+def image_id(image: str) -> str | None:
+    """The local image's ID (sha256:…), or None when the engine does not have it."""
+    done = _docker("image", "inspect", "--format", "{{.Id}}", image)
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def run_command(image: str, name: str, env: Mapping[str, str], mounts: Iterable[tuple[str, str]],

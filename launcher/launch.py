@@ -8,6 +8,7 @@ reason recorded, and configs uploaded for it are removed: never a RUNNING orphan
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from launcher import tracking
 from launcher.aws import Aws, check_request
 from launcher.executors import COMPLETED, STOPPED, JobOutcome, execute
+from launcher.fingerprint import fingerprint_local, fingerprint_s3
 from launcher.params import flatten
 from launcher.preflight import PreflightError, PreflightReport, run_preflight
 from launcher.provenance import Provenance, collect_provenance
@@ -25,6 +27,7 @@ from launcher.spec import LaunchSpec
 from launcher.staging import artifact_pairs, stage_configs
 
 IN_PROGRESS = "InProgress"
+UNCOMMITTED_DIFF_ARTIFACT = "provenance/uncommitted.diff"
 PLACEHOLDERS = {"run_id": "<run-id>", "experiment_id": "<experiment-id>", "job_name": "<job-name>"}
 
 
@@ -92,7 +95,19 @@ def run_tags(spec: LaunchSpec, provenance: Provenance) -> dict[str, str]:
         tags["mlflow.source.git.branch"] = provenance.git_branch
     if provenance.git_remote:
         tags["mlflow.source.git.repoURL"] = provenance.git_remote
+    tags.update({f"launcher.versions.{name}": version for name, version in provenance.package_versions.items()})
+    if provenance.lock_sha256:
+        tags["launcher.lock_sha256"] = provenance.lock_sha256
     return tags
+
+
+def record_inputs(run: tracking.TrackedRun, spec: LaunchSpec, provenance: Provenance, aws: Aws | None) -> None:
+    """The uncommitted diff (if any) and a content fingerprint of every data channel, on the run."""
+    if provenance.uncommitted_diff:
+        tracking.log_text(run, provenance.uncommitted_diff + "\n", UNCOMMITTED_DIFF_ARTIFACT)
+    prints = [fingerprint_s3(c.name, c.uri, aws) if aws is not None and c.uri.startswith("s3://")
+              else fingerprint_local(c.name, Path(c.uri)) for c in spec.channels]
+    tracking.log_datasets(run, [found.as_dataset() for found in prints])
 
 
 def config_location(spec: LaunchSpec, run_id: str, job_name: str) -> str:
@@ -116,7 +131,8 @@ def plan(spec: LaunchSpec) -> DryRun:
 
 
 def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: bool = False,
-           poll_seconds: float | None = None, interactive: bool = False) -> LaunchResult:
+           poll_seconds: float | None = None, interactive: bool = False,
+           extra_tags: Mapping[str, str] | None = None) -> LaunchResult:
     """Check, create the run, start the job; wait for local jobs (and cloud ones with `wait`); settle the run."""
     aws = Aws(spec.job.region) if spec.mode == "sagemaker" else None
     tracking.preload_mlflow()
@@ -125,19 +141,20 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
         raise PreflightError(report)
     provenance = collect_provenance(cwd, argv)
     run = tracking.start_run(spec.tracking_uri, spec.experiment, spec.run_name, flatten(spec.resolved),
-                             run_tags(spec, provenance))
+                             {**run_tags(spec, provenance), **(extra_tags or {})})
     uploaded: list[str] = []
     try:
         job_name = make_job_name(spec.experiment, run.run_id, datetime.now(UTC))
         staging = spec.work_dir / job_name / "config"
         pairs = artifact_pairs(staging, stage_configs(spec, staging))
         tracking.log_artifacts(run, pairs)
+        record_inputs(run, spec, provenance, aws)
         config_uri = config_location(spec, run.run_id, job_name)
         if aws is not None:
             uploaded = aws.upload([(path, path.relative_to(staging).as_posix()) for path, _ in pairs], config_uri)
         image = report.image.uri if report.image else None
         request = build_request(spec, run, job_name, config_uri, image)
-        tracking.set_tags(run, _launch_tags(spec, provenance, job_name, config_uri, report))
+        tracking.set_tags(run, _launch_tags(spec, provenance, run.run_id, job_name, config_uri, report))
         if aws is None:
             return _finish_local(spec, run, job_name, request, interactive)
         check_request(request, aws)
@@ -148,15 +165,16 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
         if aws is not None:
             aws.delete_objects(uploaded)
         raise
-    return _follow_cloud(aws, run, job_name, job_arn, request, wait, poll_seconds)
+    return _follow_cloud(aws, run, job_name, job_arn, request, wait, poll_seconds,
+                         lambda links: describe_run(spec, provenance, job_name, run.run_id, links))
 
 
-def _launch_tags(spec: LaunchSpec, provenance: Provenance, job_name: str, config_uri: str,
+def _launch_tags(spec: LaunchSpec, provenance: Provenance, run_id: str, job_name: str, config_uri: str,
                  report: PreflightReport) -> dict[str, str]:
     tags = {
         "launcher.job_name": job_name,
         "launcher.config_uri": config_uri,
-        "mlflow.note.content": describe_run(spec, provenance, job_name),
+        "mlflow.note.content": describe_run(spec, provenance, job_name, run_id),
     }
     if not spec.run_name:
         tags["mlflow.runName"] = job_name
@@ -165,6 +183,8 @@ def _launch_tags(spec: LaunchSpec, provenance: Provenance, job_name: str, config
                      "launcher.image_digest": report.image.digest})
     if report.region:
         tags["launcher.region"] = report.region
+    if report.local_image_id:
+        tags.update({"launcher.image": spec.job.image or "", "launcher.image_id": report.local_image_id})
     return tags
 
 
@@ -181,14 +201,17 @@ def _finish_local(spec: LaunchSpec, run: tracking.TrackedRun, job_name: str, req
 
 
 def _follow_cloud(aws: Aws, run: tracking.TrackedRun, job_name: str, job_arn: str, request: dict[str, Any],
-                  wait: bool, poll_seconds: float | None) -> LaunchResult:
+                  wait: bool, poll_seconds: float | None, note: Callable[[dict[str, str]], str]) -> LaunchResult:
     from launcher.executors import sagemaker
 
     region = aws.region or ""
     links = {"job_arn": job_arn, "region": region, "console_url": sagemaker.console_url(region, job_name),
              "logs_url": sagemaker.logs_url(region, job_name)}
     try:
-        tracking.set_tags(run, {f"launcher.{key}": value for key, value in links.items()})
+        shown = {"SageMaker job": links["console_url"], "Logs": links["logs_url"],
+                 "Configs": request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]}
+        tracking.set_tags(run, {**{f"launcher.{key}": value for key, value in links.items()},
+                                "mlflow.note.content": note(shown)})
     except Exception as error:  # the job runs anyway; a missing tag must not fail the launch
         print(f"warning: could not tag the run with the job's links: {error}", file=sys.stderr)
     outcome = JobOutcome(job_name, IN_PROGRESS)

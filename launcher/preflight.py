@@ -41,6 +41,7 @@ class PreflightReport:
     checks: list[Check] = field(default_factory=list)
     image: ResolvedImage | None = None
     region: str | None = None
+    local_image_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -92,7 +93,7 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None) -> PreflightReport:
     if spec.mode == "local-container":
         report.add("docker engine", docker.engine_version)
         if report.checks[-1].ok:
-            report.add("image", partial(_local_image, spec.job.image or ""))
+            report.add("image", partial(_local_image, spec.job.image or "", report))
     if spec.mode != "sagemaker" or aws is None:
         return report
     report.region = aws.region
@@ -113,10 +114,11 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None) -> PreflightReport:
     return report
 
 
-def _local_image(image: str) -> str:
-    if not docker.image_exists(image):
+def _local_image(image: str, report: PreflightReport) -> str:
+    report.local_image_id = docker.image_id(image)
+    if report.local_image_id is None:
         raise LauncherError(f"image {image} is not in the local Docker engine: build it (make build) or pull it")
-    return f"{image} is available locally"
+    return f"{image} is available locally ({report.local_image_id[:19]})"
 
 
 def _region(aws: Aws) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import getpass
+import hashlib
 import platform
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 from launcher import __version__
@@ -26,6 +28,42 @@ class Provenance:
     command: str
     launcher_version: str
     python_version: str
+    package_versions: dict[str, str] = field(default_factory=dict)
+    lock_sha256: str | None = None
+    uncommitted_diff: str = ""
+
+
+KEY_PACKAGES = ("mlflow", "torch", "numpy", "boto3", "sagemaker", "jsonschema", "pyyaml")
+LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.lock"
+DIFF_LIMIT_BYTES = 1024 * 1024
+# Files whose changes never leave the machine in a run's artifacts.
+SECRET_PATHSPECS = tuple(f":(exclude,glob,icase)**/{pattern}" for pattern in (
+    ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_ed25519*", "*credentials*", "*secret*",
+    "*token*", ".netrc", ".pypirc", "*.kdbx"))
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that decide results (read from metadata, nothing imported)."""
+    found = {}
+    for name in KEY_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def lock_digest() -> str | None:
+    return hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest() if LOCK_FILE.exists() else None
+
+
+def uncommitted_diff(cwd: Path) -> str:
+    """`git diff HEAD` of tracked files, secret-looking files left out, capped at DIFF_LIMIT_BYTES."""
+    text = _git(cwd, "diff", "HEAD", "--no-color", "--", ".", *SECRET_PATHSPECS) or ""
+    if len(text.encode()) > DIFF_LIMIT_BYTES:
+        cut = text.encode()[:DIFF_LIMIT_BYTES].decode(errors="ignore")
+        return cut + f"\n# diff truncated at {DIFF_LIMIT_BYTES} bytes\n"
+    return text
 
 
 def _git(cwd: Path, *args: str) -> str | None:
@@ -53,4 +91,7 @@ def collect_provenance(cwd: Path, argv: list[str] | None = None) -> Provenance:
         command=command,
         launcher_version=__version__,
         python_version=platform.python_version(),
+        package_versions=package_versions(),
+        lock_sha256=lock_digest(),
+        uncommitted_diff=uncommitted_diff(cwd) if status else "",
     )

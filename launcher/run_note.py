@@ -10,7 +10,8 @@ from launcher.spec import LaunchSpec
 KEY_PARAMS = ("epochs", "batch_size", "seed")
 
 
-def describe_run(spec: LaunchSpec, provenance: Provenance, job_name: str) -> str:
+def describe_run(spec: LaunchSpec, provenance: Provenance, job_name: str, run_id: str,
+                 links: dict[str, str] | None = None) -> str:
     """Markdown for the MLflow run page."""
     lines = []
     if spec.description:
@@ -29,8 +30,12 @@ def describe_run(spec: LaunchSpec, provenance: Provenance, job_name: str) -> str
         key_values.insert(0, f"optimizer={optimizer.get('name')} lr={optimizer.get('lr')}")
     if key_values:
         lines.append(f"**Key parameters** {', '.join(key_values)}")
+    for name, url in (links or {}).items():
+        lines.append(f"**{name}** {url}")
     rerun = ["smlaunch", "run", str(spec.sources.job_file)]
     for override in spec.sources.overrides:
         rerun += ["--set", override]
-    lines += ["", "Run it again (at the same commit):", "", f"    {shlex.join(rerun)}"]
+    lines += ["", "Run it again from this run alone (any directory, same tracking store):", "",
+              f"    smlaunch reproduce {run_id} --tracking-uri {spec.tracking_uri}", "",
+              "or from the config files, at the same commit:", "", f"    {shlex.join(rerun)}"]
     return "\n".join(lines)

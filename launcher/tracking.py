@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from launcher.errors import ExecutionError
+from launcher.errors import ExecutionError, LauncherError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -70,6 +70,7 @@ def preload_mlflow() -> None:
 def quiet_mlflow() -> None:
     """Keep MLflow's chatter (migrations, plugin warnings, run links on stdout) off the user's terminal and JSON."""
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in ("mlflow", "alembic", "sagemaker_mlflow"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -146,7 +147,7 @@ def run_url(run: TrackedRun) -> str | None:
 
 def run_summary(tracking_uri: str, run_id: str) -> dict[str, Any]:
     """Status, params, metrics and tags of a run (for `smlaunch` output and tests)."""
-    data = _client(tracking_uri).get_run(run_id)
+    data = get_run(tracking_uri, run_id)
     return {
         "experiment_id": data.info.experiment_id,
         "status": data.info.status,
@@ -154,3 +155,35 @@ def run_summary(tracking_uri: str, run_id: str) -> dict[str, Any]:
         "metrics": dict(data.data.metrics),
         "tags": dict(data.data.tags),
     }
+
+
+def download_artifact(tracking_uri: str, run_id: str, path: str, destination: Path) -> Path:
+    """Download one artifact of a run into `destination`; returns the local file."""
+    client = _client(tracking_uri)
+    return Path(client.download_artifacts(run_id, path, str(destination)))
+
+
+def get_run(tracking_uri: str, run_id: str) -> Any:
+    """The mlflow Run entity (info, data, inputs); raises LauncherError when the run does not exist."""
+    client = _client(tracking_uri)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id)
+    except MlflowException as error:
+        raise LauncherError(f"run {run_id} not found at {tracking_uri}: {error.message}") from error
+
+
+def log_text(run: TrackedRun, text: str, artifact_file: str) -> None:
+    _client(run.tracking_uri).log_text(run.run_id, text, artifact_file)
+
+
+def log_datasets(run: TrackedRun, datasets: Iterable[tuple[str, str, str, str]]) -> None:
+    """Record input datasets (name, digest, source type, source JSON) as the run's inputs (MLflow's data view)."""
+    client = _client(run.tracking_uri)
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    inputs = [DatasetInput(Dataset(name, digest, source_type, source), [InputTag("mlflow.data.context", name)])
+              for name, digest, source_type, source in datasets]
+    if inputs:
+        client.log_inputs(run.run_id, datasets=inputs)
