@@ -169,4 +169,5 @@ def _build_spec(
         training=freeze(training),
         resolved=freeze({**job, TRAIN_KEY: training}),
         sources=sources,
+        register_as=job["tracking"].get("register_as"),
     )

@@ -16,6 +16,8 @@ from launcher.yaml_source import ConfigPath, Location, problem
 HYPERPARAMETERS_LIMIT = 100
 HYPERPARAMETER_VALUE_LIMIT = 2500
 ENVIRONMENT_VALUE_LIMIT = 512
+ENVIRONMENT_LIMIT = 100
+HANDOVER_VARIABLES = 3  # MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_ID, MLFLOW_RUN_ID
 TRAIN_KEY = "train"
 
 
@@ -35,6 +37,11 @@ def check_limits(spec: LaunchSpec, locate: Callable[[ConfigPath], Location]) -> 
     if len(spec.tracking_uri) > ENVIRONMENT_VALUE_LIMIT:
         found.append(problem(locate(("tracking", "uri")), ("tracking", "uri"),
                              f"longer than {ENVIRONMENT_VALUE_LIMIT} characters (SageMaker's Environment limit)"))
+    handover = HANDOVER_VARIABLES + (1 if spec.register_as else 0)
+    if len(spec.environment) + handover > ENVIRONMENT_LIMIT:
+        found.append(problem(locate(("environment",)), ("environment",),
+                             f"{len(spec.environment)} variables plus smlaunch's {handover}; SageMaker takes at most "
+                             f"{ENVIRONMENT_LIMIT} Environment entries"))
     for path, value in flatten_paths(spec.resolved).items():
         key = ".".join(path)
         if len(key) > MLFLOW_PARAM_KEY_LIMIT:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from launcher.params import flatten
 from launcher.spec import LaunchSpec
 from launcher.tracking import TrackedRun
-from train.contract import CONFIG_CHANNEL, DEFAULT_BASE_DIR, ContainerPaths
+from train.contract import CONFIG_CHANNEL, DEFAULT_BASE_DIR, REGISTER_AS_ENV, ContainerPaths
 
 JOB_NAME_LIMIT = 63
 TAG_VALUE_LIMIT = 256
@@ -38,12 +38,15 @@ def data_uri(location: str) -> str:
 
 def container_environment(spec: LaunchSpec, run: TrackedRun) -> dict[str, str]:
     """The job's Environment: the user's variables plus the MLflow hand-over (the launcher's win on conflict)."""
-    return {
+    handover = {
         **spec.environment,
         "MLFLOW_TRACKING_URI": run.tracking_uri,
         "MLFLOW_EXPERIMENT_ID": run.experiment_id,
         "MLFLOW_RUN_ID": run.run_id,
     }
+    if spec.register_as:
+        handover[REGISTER_AS_ENV] = spec.register_as
+    return handover
 
 
 def job_tags(spec: LaunchSpec, run: TrackedRun) -> list[dict[str, str]]:

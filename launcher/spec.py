@@ -76,6 +76,7 @@ class LaunchSpec:
     training: Mapping[str, Any]
     resolved: Mapping[str, Any]
     sources: ConfigSources
+    register_as: str | None = None
 
     @property
     def is_local(self) -> bool:

@@ -23,11 +23,17 @@ def finished(tmp_path_factory: pytest.TempPathFactory, digits_data: Path) -> tup
     root = tmp_path_factory.mktemp("e2e")
     shutil.copytree(REPO / "configs", root / "configs")
     shutil.copytree(digits_data, root / "data" / "digits")
+    (root / "notes.txt").write_text("first\n")
+    (root / ".env").write_text("TOKEN=old\n")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"],
-                   cwd=root, check=True)
+    subprocess.run(["git", "add", "notes.txt", ".env"], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x"], cwd=root,
+                   check=True)
+    (root / "notes.txt").write_text("first\nsecond, uncommitted\n")
+    (root / ".env").write_text("TOKEN=do-not-leak\n")
     project = Project(root)
-    result = project.smlaunch("run", "configs/local.yaml", "--output", "json")
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json",
+                              "--set", "tracking.register_as=digits-mlp")
     assert result.code == 0, result.stderr
     return project, result.json()
 
@@ -49,6 +55,7 @@ def test_run_finishes_with_every_param_and_tag(finished: tuple[Project, dict]) -
         "tracking.uri": f"sqlite:///{project.root}/mlflow.db",
         "sagemaker.output_path": str(project.root / "outputs"),
         "local.work_dir": str(project.root / ".smlaunch/jobs"),
+        "tracking.register_as": "digits-mlp",
     })
     for key, value in expected.items():
         assert run.data.params.get(key) == value, key
@@ -111,3 +118,43 @@ def test_model_tarball_written_like_sagemaker(finished: tuple[Project, dict]) ->
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     assert "model/MLmodel" in names
+
+
+def test_provenance_travels_with_the_run(finished: tuple[Project, dict]) -> None:
+    import hashlib
+
+    from mlflow import MlflowClient
+
+    from launcher.fingerprint import fingerprint_local
+    from launcher.provenance import LOCK_FILE
+
+    project, report = finished
+    client = MlflowClient(tracking_uri=project.tracking_uri)
+    run = client.get_run(report["run_id"])
+    tags = run.data.tags
+    assert tags["launcher.git_dirty"] == "true"
+    assert tags["launcher.versions.torch"].startswith("2.13.0")
+    assert tags["launcher.versions.mlflow"]
+    assert tags["launcher.lock_sha256"] == hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest()
+    assert tags["launcher.command"] == ("smlaunch run configs/local.yaml --output json --set "
+                                       "tracking.register_as=digits-mlp")
+    diff = Path(client.download_artifacts(report["run_id"], "provenance/uncommitted.diff")).read_text()
+    assert "+second, uncommitted" in diff
+    assert "do-not-leak" not in diff and ".env" not in diff
+    (dataset,) = [item.dataset for item in run.inputs.dataset_inputs]
+    assert dataset.name == "training"
+    assert dataset.digest == fingerprint_local("training", project.root / "data/digits").digest
+    note = tags["mlflow.note.content"]
+    assert f"smlaunch reproduce {report['run_id']}" in note
+
+
+def test_training_pictures_and_registered_model(finished: tuple[Project, dict]) -> None:
+    from mlflow import MlflowClient
+
+    project, report = finished
+    client = MlflowClient(tracking_uri=project.tracking_uri)
+    for name in ("plots/learning_curves.png", "plots/confusion_matrix.png"):
+        image = Path(client.download_artifacts(report["run_id"], name)).read_bytes()
+        assert image.startswith(b"\x89PNG\r\n\x1a\n"), name
+    (version,) = client.search_model_versions("name='digits-mlp'")
+    assert version.run_id == report["run_id"]

@@ -22,6 +22,7 @@ BASE_DIR_ENV = "SAGEMAKER_BASE_DIR"
 CONFIG_CHANNEL = "config"  # the launcher delivers the configs as this input channel
 TRAINING_CONFIG_FILE = "training.yaml"  # the resolved training config inside the config channel
 ENTRY_MODULE = "train"  # `python -m train`; the image's `train` command (what SageMaker runs) does the same
+REGISTER_AS_ENV = "SMLAUNCH_REGISTER_AS"  # model registry name handed over by the launcher (tracking.register_as)
 FAILURE_REASON_LIMIT = 1024  # SageMaker shows the first 1024 characters of output/failure as FailureReason
 
 

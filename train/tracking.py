@@ -8,15 +8,19 @@ first, the tracker is disabled: one run, one writer.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
+
+from train.contract import REGISTER_AS_ENV
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import numpy as np
     import torch
+    from matplotlib.figure import Figure
 
 FLUSH_SECONDS = 5.0
 FLUSH_POINTS = 500
@@ -87,6 +91,13 @@ class RunTracker:
 
             mlflow.log_params(params)
 
+    def log_figure(self, figure: Figure, artifact_file: str) -> None:
+        """Log a matplotlib figure as an image artifact (e.g. plots/learning_curves.png)."""
+        if self.enabled:
+            import mlflow
+
+            mlflow.log_figure(figure, artifact_file)
+
     def log_model(self, model: torch.nn.Module, input_example: np.ndarray[Any, Any], model_dir: Path) -> None:
         """Log the model to the run (signature, input example, pinned requirements) and save it to `model_dir`."""
         import mlflow.pytorch
@@ -101,8 +112,9 @@ class RunTracker:
         mlflow.pytorch.save_model(model, str(model_dir / MODEL_NAME), signature=signature,
                                   input_example=input_example, pip_requirements=requirements)
         if self.enabled:
-            mlflow.pytorch.log_model(model, name=MODEL_NAME, signature=signature,
-                                     input_example=input_example, pip_requirements=requirements)
+            mlflow.pytorch.log_model(model, name=MODEL_NAME, signature=signature, input_example=input_example,
+                                     pip_requirements=requirements,
+                                     registered_model_name=os.environ.get(REGISTER_AS_ENV) or None)
 
     def finish(self) -> None:
         if self.enabled:

@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from train.digits import plots
 from train.digits.data import Split, load_split
-from train.digits.model import build_mlp, build_optimizer
+from train.digits.model import N_CLASSES, build_mlp, build_optimizer
 from train.runtime import TaskContext
 
 
@@ -60,11 +61,18 @@ def run(ctx: TaskContext) -> None:
     validation = load_split(channel / data_settings["validation_file"])
     model = build_mlp(config["model"]["hidden_sizes"], float(config["model"]["dropout"]))
     optimizer = build_optimizer(model, config["optimizer"])
+    history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_accuracy": []}
     for epoch in range(1, int(config["epochs"]) + 1):
         train_loss = train_epoch(model, optimizer, train, int(config["batch_size"]), generator)
         val_loss, val_accuracy = evaluate(model, validation)
-        ctx.tracker.log_metrics(
-            {"train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy}, step=epoch
-        )
+        metrics = {"train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy}
+        ctx.tracker.log_metrics(metrics, step=epoch)
+        for name, value in metrics.items():
+            history[name].append(value)
         print(f"epoch {epoch:3d}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}  val_acc {val_accuracy:.4f}")
+    with torch.no_grad():
+        predictions = model(validation.x).argmax(dim=1)
+    ctx.tracker.log_figure(plots.learning_curves(history), "plots/learning_curves.png")
+    ctx.tracker.log_figure(plots.confusion_matrix(validation.y.tolist(), predictions.tolist(), N_CLASSES),
+                           "plots/confusion_matrix.png")
     ctx.tracker.log_model(model, validation.x[:5].numpy(), ctx.paths.model_dir)

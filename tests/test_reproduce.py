@@ -1,0 +1,88 @@
+"""`smlaunch reproduce` rebuilds a run from the tracking store alone; `smlaunch diff` shows only differences."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, Project
+
+
+def smlaunch(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def original(tmp_path_factory: pytest.TempPathFactory, digits_data: Path) -> tuple[Project, dict]:
+    root = tmp_path_factory.mktemp("reproduce")
+    shutil.copytree(REPO / "configs", root / "configs")
+    shutil.copytree(digits_data, root / "data" / "digits")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "add", "configs"], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x"], cwd=root,
+                   check=True)
+    project = Project(root)
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "train.epochs=5")
+    assert result.code == 0, result.stderr
+    return project, result.json()
+
+
+def test_reproduce_from_an_empty_directory_gives_identical_params_and_metrics(
+        original: tuple[Project, dict], tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    project, report = original
+    done = smlaunch(tmp_path, "reproduce", report["run_id"], "--tracking-uri", project.tracking_uri, "--output", "json")
+    assert done.returncode == 0, done.stderr
+    again = json.loads(done.stdout)
+    assert again["run_id"] != report["run_id"]
+    assert "not a git checkout" in done.stderr  # the source tree cannot be compared: said, not hidden
+    client = MlflowClient(tracking_uri=project.tracking_uri)
+    first, second = client.get_run(report["run_id"]), client.get_run(again["run_id"])
+    assert second.info.status == "FINISHED"
+    assert second.data.params == first.data.params
+    assert second.data.metrics == first.data.metrics  # bit-identical floats on CPU
+    assert second.data.tags["launcher.reproduced_from"] == report["run_id"]
+    assert not list(tmp_path.glob("**/*.yaml"))  # nothing but the tracking store was needed
+
+
+def test_strict_refuses_when_the_source_tree_differs(original: tuple[Project, dict], tmp_path: Path) -> None:
+    project, report = original
+    before = len(project.runs())
+    done = smlaunch(tmp_path, "reproduce", report["run_id"], "--tracking-uri", project.tracking_uri, "--strict")
+    assert done.returncode == 2
+    assert f"not reproducing {report['run_id']} with --strict" in done.stderr
+    assert len(project.runs()) == before
+
+
+def test_reproduce_can_change_settings_and_diff_names_only_what_differs(original: tuple[Project, dict],
+                                                                       tmp_path: Path) -> None:
+    project, report = original
+    done = smlaunch(tmp_path, "reproduce", report["run_id"], "--tracking-uri", project.tracking_uri,
+                    "--set", "train.optimizer.lr=0.01", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    changed = json.loads(done.stdout)["run_id"]
+    shown = smlaunch(tmp_path, "diff", report["run_id"], changed, "--tracking-uri", project.tracking_uri,
+                     "--output", "json")
+    assert shown.returncode == 0, shown.stderr
+    difference = json.loads(shown.stdout)
+    assert difference["params"] == {"train.optimizer.lr": ["0.003", "0.01"]}
+    assert set(difference["metrics"]) == {"train_loss", "val_loss", "val_accuracy"}
+    assert difference["provenance"]["launcher.reproduced_from"] == [None, report["run_id"]]
+    text = smlaunch(tmp_path, "diff", report["run_id"], changed, "--tracking-uri", project.tracking_uri)
+    assert "train.optimizer.lr  0.003 → 0.01" in text.stdout
+    assert "train.epochs " not in text.stdout.split("provenance:")[0]  # unchanged params are not listed
+
+
+def test_unknown_run_is_a_clear_error(original: tuple[Project, dict], tmp_path: Path) -> None:
+    project, _ = original
+    done = smlaunch(tmp_path, "reproduce", "0" * 32, "--tracking-uri", project.tracking_uri)
+    assert done.returncode == 1
+    assert f"run {'0' * 32} not found" in done.stderr
+    assert "Traceback" not in done.stderr
