@@ -46,8 +46,12 @@ lint: $(STAMP) ## ruff, mypy, hadolint (Dockerfile), shellcheck (scripts)
 bench: $(STAMP) $(DATA) ## median wall times of validate and of a full local smoke run
 	$(BIN)/python -m tests.bench
 
-ui: $(STAMP) ## the MLflow UI for the local store on http://127.0.0.1:5000
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+ui: $(STAMP) ## the MLflow UI for CONFIG's tracking store on http://127.0.0.1:5000
+	@uri=$$($(BIN)/smlaunch validate $(CONFIG) --output json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["tracking_uri"])'); \
+	case "$$uri" in \
+	  http://*|https://*) echo "$(CONFIG) tracks to a server: open $$uri" ;; \
+	  *) $(BIN)/mlflow ui --backend-store-uri "$$uri" --host 127.0.0.1 --port 5000 ;; \
+	esac
 
 build: ## build the training image (smlaunch-train:<git sha> and :latest); BASE_IMAGE=... to change the base
 	docker/build_and_push.sh --no-push -t latest $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))

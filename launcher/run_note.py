@@ -16,11 +16,11 @@ def describe_run(spec: LaunchSpec, provenance: Provenance, job_name: str, run_id
     lines = []
     if spec.description:
         lines += [spec.description.strip(), ""]
-    commit = provenance.git_commit[:12] if provenance.git_commit else "not a git checkout"
+    commit = f"commit `{provenance.git_commit[:12]}`" if provenance.git_commit else "outside a git checkout"
     dirty = " (with uncommitted changes)" if provenance.git_dirty else ""
     lines += [
         f"**Job** `{job_name}` in mode `{spec.mode}` on {spec.job.instance_count} × `{spec.job.instance_type}`",
-        f"**Launched by** {provenance.user} on {provenance.host}, commit `{commit}`{dirty}",
+        f"**Launched by** {provenance.user} on {provenance.host}, {commit}{dirty}",
         f"**Configs** `{spec.sources.job_file}` + `{spec.sources.training_file}`"
         + (f", overrides `{' '.join(spec.sources.overrides)}`" if spec.sources.overrides else ""),
     ]
