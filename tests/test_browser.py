@@ -21,7 +21,8 @@ SCREENSHOT = REPO / "test-output" / "mlflow-run-page.png"
 def test_run_page_shows_description_and_a_parameter(project: Project, mlflow_url: str, tmp_path: Path) -> None:
     chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
     if not chromium or not chromedriver:
-        pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
+        pytest.skip("Debian's chromium and chromium-driver are not installed "
+                    "(apt-get install chromium chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
