@@ -96,13 +96,7 @@ def run(config: Path, overrides: tuple[str, ...], output: str, dry_run: bool, wa
 
     if debug and spec.mode != "local-process":
         raise click.UsageError("--debug is for mode local-process; use `smlaunch shell` for the image")
-    report = launch(spec, Path.cwd(), wait=wait, poll_seconds=poll_seconds, interactive=debug).as_dict()
-    if output == "json":
-        click.echo(json.dumps(report))
-    else:
-        _print_report(report)
-    if report["status"] not in ("FINISHED", "RUNNING"):
-        sys.exit(EXIT_RUNTIME)
+    _finish(launch(spec, Path.cwd(), wait=wait, poll_seconds=poll_seconds, interactive=debug).as_dict(), output)
 
 
 def _dry_run(spec: Any, output: str) -> None:
@@ -120,6 +114,16 @@ def _dry_run(spec: Any, output: str) -> None:
         click.echo(json.dumps(planned.request, indent=2))
     if not planned.preflight.ok:
         sys.exit(EXIT_PREFLIGHT)
+
+
+def _finish(report: dict[str, Any], output: str) -> None:
+    """Print a launch's report; exit 1 unless the run finished (or, on SageMaker, is running)."""
+    if output == "json":
+        click.echo(json.dumps(report))
+    else:
+        _print_report(report)
+    if report["status"] not in ("FINISHED", "RUNNING"):
+        sys.exit(EXIT_RUNTIME)
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -153,11 +157,16 @@ tracking_option = click.option(
 region_option = click.option("--region", envvar="AWS_DEFAULT_REGION", default=None, help="AWS region of the job.")
 
 
+def job_command(command: F) -> F:
+    """The arguments `status` and `stop` share: which job, where its run is, which region, output format."""
+    for decorator in (output_option, region_option, tracking_option,
+                      click.argument("identifier", metavar="RUN_ID|JOB_NAME")):
+        command = decorator(command)
+    return command
+
+
 @cli.command()
-@click.argument("identifier", metavar="RUN_ID|JOB_NAME")
-@tracking_option
-@region_option
-@output_option
+@job_command
 def status(identifier: str, tracking_uri: str, region: str | None, output: str) -> None:
     """Show the state of a launched job and its MLflow run."""
     from launcher import jobs
@@ -166,10 +175,7 @@ def status(identifier: str, tracking_uri: str, region: str | None, output: str) 
 
 
 @cli.command()
-@click.argument("identifier", metavar="RUN_ID|JOB_NAME")
-@tracking_option
-@region_option
-@output_option
+@job_command
 def stop(identifier: str, tracking_uri: str, region: str | None, output: str) -> None:
     """Stop a SageMaker job and end its MLflow run KILLED."""
     from launcher import jobs
@@ -192,13 +198,7 @@ def reproduce(run_id: str, tracking_uri: str, mode: str | None, overrides: tuple
     from launcher.reproduce import reproduce as run_again
 
     report = run_again(run_id, _absolute(tracking_uri), Path.cwd(), mode, overrides, strict, wait).as_dict()
-    report["reproduced_from"] = run_id
-    if output == "json":
-        click.echo(json.dumps(report))
-    else:
-        _print_report(report)
-    if report["status"] not in ("FINISHED", "RUNNING"):
-        sys.exit(EXIT_RUNTIME)
+    _finish({**report, "reproduced_from": run_id}, output)
 
 
 @cli.command()

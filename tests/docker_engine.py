@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import end_process
+
 SOCKET = "unix:///run/smlaunch-dockerd.sock"
 DATA_ROOT = "/var/lib/smlaunch-docker"
 BASE_IMAGE = "smlaunch-base:bookworm"
@@ -49,6 +51,7 @@ def docker_engine() -> Iterator[str | None]:
     if os.geteuid() != 0 or shutil.which("dockerd") is None:
         pytest.skip("no Docker engine reachable, and dockerd cannot be started here (needs root and docker.io)")
     Path(DATA_ROOT).mkdir(parents=True, exist_ok=True)
+    Path(SOCKET.removeprefix("unix://")).unlink(missing_ok=True)  # a stale socket from a daemon that was killed
     log = Path(tempfile.mkdtemp(prefix="dockerd-")) / "dockerd.log"
     with log.open("wb") as sink:
         daemon = subprocess.Popen(
@@ -63,12 +66,7 @@ def docker_engine() -> Iterator[str | None]:
             time.sleep(0.5)
         yield SOCKET
     finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+        end_process(daemon, grace=30)
 
 
 def debian_mirror() -> str:
