@@ -8,6 +8,7 @@ reason recorded, and configs uploaded for it are removed: never a RUNNING orphan
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -158,6 +159,7 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
         if aws is None:
             return _finish_local(spec, run, job_name, request, interactive)
         check_request(request, aws)
+        submitted_at = time.time()
         job_arn = aws.create_training_job(request)
     except BaseException as error:
         status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
@@ -166,7 +168,7 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
             aws.delete_objects(uploaded)
         raise
     return _follow_cloud(aws, run, job_name, job_arn, request, wait, poll_seconds,
-                         lambda links: describe_run(spec, provenance, job_name, run.run_id, links))
+                         lambda links: describe_run(spec, provenance, job_name, run.run_id, links), submitted_at)
 
 
 def _launch_tags(spec: LaunchSpec, provenance: Provenance, run_id: str, job_name: str, config_uri: str,
@@ -201,7 +203,8 @@ def _finish_local(spec: LaunchSpec, run: tracking.TrackedRun, job_name: str, req
 
 
 def _follow_cloud(aws: Aws, run: tracking.TrackedRun, job_name: str, job_arn: str, request: dict[str, Any],
-                  wait: bool, poll_seconds: float | None, note: Callable[[dict[str, str]], str]) -> LaunchResult:
+                  wait: bool, poll_seconds: float | None, note: Callable[[dict[str, str]], str],
+                  submitted_at: float) -> LaunchResult:
     from launcher.executors import sagemaker
 
     region = aws.region or ""
@@ -221,7 +224,7 @@ def _follow_cloud(aws: Aws, run: tracking.TrackedRun, job_name: str, job_arn: st
         except KeyboardInterrupt:
             print(f"stopped following; the job goes on (smlaunch status {run.run_id})", file=sys.stderr)
     status = settle(run, outcome) if outcome.status != IN_PROGRESS else tracking.run_status(run)
-    return LaunchResult(run, job_name, status, outcome, request, links)
+    return LaunchResult(run, job_name, status, outcome, request, {**links, "submitted_at": f"{submitted_at:.3f}"})
 
 
 def settle(run: tracking.TrackedRun, outcome: JobOutcome) -> str:

