@@ -25,7 +25,7 @@ from launcher.provenance import Provenance, collect_provenance
 from launcher.request import build_request, make_job_name
 from launcher.run_note import describe_run
 from launcher.spec import LaunchSpec
-from launcher.staging import artifact_pairs, stage_configs
+from launcher.staging import CONFIG_ARTIFACT_DIR, stage_configs
 
 IN_PROGRESS = "InProgress"
 UNCOMMITTED_DIFF_ARTIFACT = "provenance/uncommitted.diff"
@@ -147,12 +147,12 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
     try:
         job_name = make_job_name(spec.experiment, run.run_id, datetime.now(UTC))
         staging = spec.work_dir / job_name / "config"
-        pairs = artifact_pairs(staging, stage_configs(spec, staging))
-        tracking.log_artifacts(run, pairs)
+        staged = stage_configs(spec, staging)
+        tracking.log_directory(run, staging, CONFIG_ARTIFACT_DIR)
         record_inputs(run, spec, provenance, aws)
         config_uri = config_location(spec, run.run_id, job_name)
         if aws is not None:
-            uploaded = aws.upload([(path, path.relative_to(staging).as_posix()) for path, _ in pairs], config_uri)
+            uploaded = aws.upload([(path, path.relative_to(staging).as_posix()) for path in staged], config_uri)
         image = report.image.uri if report.image else None
         request = build_request(spec, run, job_name, config_uri, image)
         tracking.set_tags(run, _launch_tags(spec, provenance, run.run_id, job_name, config_uri, report))

@@ -46,12 +46,3 @@ def _copy_all(files: tuple[Path, ...], target: Path) -> list[Path]:
         copies.append(target / name)
         shutil.copyfile(source, copies[-1])
     return copies
-
-
-def artifact_pairs(directory: Path, files: list[Path]) -> list[tuple[Path, str]]:
-    """(file, artifact dir) pairs mirroring the staging layout under `config/`."""
-    pairs = []
-    for path in files:
-        parent = path.parent.relative_to(directory).as_posix()
-        pairs.append((path, CONFIG_ARTIFACT_DIR if parent == "." else f"{CONFIG_ARTIFACT_DIR}/{parent}"))
-    return pairs

@@ -95,11 +95,9 @@ def start_run(
     return TrackedRun(run_id, experiment_id, tracking_uri, str(run.info.artifact_uri))
 
 
-def log_artifacts(run: TrackedRun, files: Iterable[tuple[Path, str]]) -> None:
-    """Log each (local file, artifact directory) pair to the run."""
-    client = _client(run.tracking_uri)
-    for path, artifact_dir in files:
-        client.log_artifact(run.run_id, str(path), artifact_dir or None)
+def log_directory(run: TrackedRun, directory: Path, artifact_path: str) -> None:
+    """Log everything under `directory` to the run's `artifact_path`, in one call."""
+    _client(run.tracking_uri).log_artifacts(run.run_id, str(directory), artifact_path)
 
 
 def set_tags(run: TrackedRun, tags: Mapping[str, str]) -> None:
