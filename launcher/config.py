@@ -43,9 +43,9 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
     cwd = cwd or Path.cwd()
     problems: list[ConfigProblem] = []
     parsed: list[Override] = []
-    for text in overrides:
+    for position, text in enumerate(overrides):
         try:
-            parsed.append(parse_override(text))
+            parsed.append(parse_override(text, position))
         except ConfigError as error:
             problems.extend(error.problems)
 

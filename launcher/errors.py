@@ -67,6 +67,8 @@ def _in_reading_order(problems: list[ConfigProblem]) -> list[ConfigProblem]:
 
     def key(found: ConfigProblem) -> tuple[bool, int, int, int]:
         source, line, column = found.sort_key
-        return (source.startswith("--set"), first_seen[source], line, column)
+        if source.startswith("--set "):  # in command-line order (line = the item's place)
+            return (True, 0, line, column)
+        return (False, first_seen[source], line, column)
 
     return sorted(problems, key=key)

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from launcher.errors import ConfigError
-from launcher.yaml_source import ConfigPath, Location, YamlDocument, format_path, parse_yaml_value, problem
+from launcher.yaml_source import (
+    OVERRIDE_SOURCE,
+    ConfigPath,
+    Location,
+    YamlDocument,
+    format_path,
+    parse_yaml_value,
+    problem,
+)
 
 
 @dataclass(frozen=True)
@@ -17,26 +25,30 @@ class Override:
     value: Any
     text: str
     raw: str = ""
+    position: int = 0  # its place on the command line: problems are reported in that order
 
     @property
     def location(self) -> Location:
-        return Location(f"--set {self.text}")
+        return Location(f"{OVERRIDE_SOURCE}{self.text}", self.position + 1)
 
 
-def parse_override(text: str) -> Override:
+def parse_override(text: str, position: int = 0) -> Override:
     """`a.b=1` → Override(('a', 'b'), 1). A value that is not valid YAML is taken as a plain string."""
-    where = Location(f"--set {text}")
+    where = Location(f"{OVERRIDE_SOURCE}{text}", position + 1)
     key, sep, raw = text.partition("=")
     parts = tuple(key.strip().split("."))
     if not sep or not key.strip() or any(not part for part in parts):
         raise ConfigError([problem(where, (), "expected KEY=VALUE with a dotted key, e.g. train.optimizer.lr=0.01")])
-    value = parse_yaml_value(raw, f"--set {text}") if raw.strip() else ""
-    return Override(parts, value, text, raw)
+    try:
+        value = parse_yaml_value(raw, where.source) if raw.strip() else ""
+    except ConfigError as error:  # e.g. an unsafe tag or an alias bomb in the value
+        raise ConfigError([problem(where, parts, found.message) for found in error.problems]) from None
+    return Override(parts, value, text, raw, position)
 
 
 def as_string(override: Override) -> Override:
     """The same override with its value kept as typed text (for fields the schema says are strings)."""
-    return Override(override.path, override.raw, override.text, override.raw)
+    return Override(override.path, override.raw, override.text, override.raw, override.position)
 
 
 def apply_override(document: YamlDocument, override: Override, prefix: ConfigPath = ()) -> None:

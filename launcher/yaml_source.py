@@ -19,6 +19,7 @@ from launcher.errors import ConfigError, ConfigProblem
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000  # values built after alias expansion; real configs have a few hundred
 
+OVERRIDE_SOURCE = "--set "  # the source of values given on the command line
 SEQUENCE_TAG = "tag:yaml.org,2002:seq"
 MAPPING_TAG = "tag:yaml.org,2002:map"
 
@@ -27,14 +28,18 @@ ConfigPath = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class Location:
-    """Where a value came from: a file position, or a command-line override."""
+    """Where a value came from: a file position, or a command-line override (`line` = its place on the line)."""
 
     source: str
     line: int = 0
     column: int = 0
 
+    @property
+    def is_override(self) -> bool:
+        return self.source.startswith(OVERRIDE_SOURCE)
+
     def __str__(self) -> str:
-        return f"{self.source}:{self.line}:{self.column}" if self.line else self.source
+        return f"{self.source}:{self.line}:{self.column}" if self.line and not self.is_override else self.source
 
     @property
     def sort_key(self) -> tuple[str, int, int]:

@@ -82,3 +82,12 @@ def test_sagemaker_mode_requires_cloud_settings(project: Project) -> None:
     assert "missing required key 'image' (under sagemaker)" in found
     assert "missing required key 'role_arn' (under sagemaker)" in found
     assert "SageMaker reads channels from S3" not in found  # schema problems first; semantic checks after
+
+
+def test_override_problems_come_in_command_line_order(project: Project) -> None:
+    found = problems(project, "sagemaker.instance_count=two", "sagemaker.instance_tpye=x",
+                     "train.model.hidden_sizes=&a [*a]")
+    assert [line.split(":")[0] for line in found] == [
+        "--set sagemaker.instance_count=two", "--set sagemaker.instance_tpye=x",
+        "--set train.model.hidden_sizes=&a [*a]"]
+    assert found[2].endswith("train.model.hidden_sizes: an alias refers to itself (recursive YAML)")
