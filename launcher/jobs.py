@@ -26,9 +26,9 @@ class JobRef:
 def find(identifier: str, tracking_uri: str, region: str | None) -> JobRef:
     """A run ID is looked up in MLflow (its tags name the job); anything else is taken as a job name."""
     if RUN_ID.match(identifier):
-        summary = tracking.run_summary(tracking_uri, identifier)
-        tags = summary["tags"]
-        found = tracking.TrackedRun(identifier, summary["experiment_id"], tracking_uri, "")
+        recorded = tracking.get_run(tracking_uri, identifier)
+        tags = recorded.data.tags
+        found = tracking.TrackedRun(identifier, recorded.info.experiment_id, tracking_uri, "")
         return JobRef(tags.get("launcher.job_name"), tags.get("launcher.mode", "unknown"),
                       tags.get("launcher.region", region), found)
     aws = Aws(region)

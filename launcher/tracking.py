@@ -143,18 +143,6 @@ def run_url(run: TrackedRun) -> str | None:
     return None
 
 
-def run_summary(tracking_uri: str, run_id: str) -> dict[str, Any]:
-    """Status, params, metrics and tags of a run (for `smlaunch` output and tests)."""
-    data = get_run(tracking_uri, run_id)
-    return {
-        "experiment_id": data.info.experiment_id,
-        "status": data.info.status,
-        "params": dict(data.data.params),
-        "metrics": dict(data.data.metrics),
-        "tags": dict(data.data.tags),
-    }
-
-
 def download_artifact(tracking_uri: str, run_id: str, path: str, destination: Path) -> Path:
     """Download one artifact of a run into `destination`; returns the local file."""
     client = _client(tracking_uri)

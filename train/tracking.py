@@ -85,12 +85,6 @@ class RunTracker:
             client.log_batch(self.run_id, metrics=batch)
         self._last_flush = time.monotonic()
 
-    def log_params(self, params: dict[str, Any]) -> None:
-        if self.enabled:
-            import mlflow
-
-            mlflow.log_params(params)
-
     def log_figure(self, figure: Figure, artifact_file: str) -> None:
         """Log a matplotlib figure as an image artifact (e.g. plots/learning_curves.png)."""
         if self.enabled:
