@@ -75,8 +75,11 @@ def reproduce(run_id: str, tracking_uri: str, cwd: Path, mode: str | None = None
     if difference:
         print(f"warning: {difference}; the code may differ from the original run", file=sys.stderr)
     pinned = [f"mode={mode}"] if mode else []
-    if "launcher.image_uri" in tags and (mode or tags.get("launcher.mode")) == "sagemaker":
-        pinned.append(f"sagemaker.image={tags['launcher.image_uri']}")
+    target_mode = mode or tags.get("launcher.mode")
+    if "launcher.image_uri" in tags and target_mode == "sagemaker":
+        pinned.append(f"sagemaker.image={tags['launcher.image_uri']}")  # repo@sha256:… as the run recorded
+    if "launcher.image_id" in tags and target_mode == "local-container":
+        pinned.append(f"sagemaker.image={tags['launcher.image_id']}")  # the local image ID the run used
     with tempfile.TemporaryDirectory(prefix="smlaunch-reproduce-") as scratch:
         resolved_file = tracking.download_artifact(tracking_uri, run_id,
                                                    f"{CONFIG_ARTIFACT_DIR}/{RESOLVED_CONFIG_FILE}", Path(scratch))

@@ -58,3 +58,22 @@ def test_image_labels_and_entrypoint(training_image: str, docker_env: dict[str, 
     launcher = subprocess.run(["docker", "run", "--rm", "--network", "host", training_image, "python3", "-c",
                                "import launcher"], env=docker_env, capture_output=True, text=True, check=False)
     assert launcher.returncode != 0  # only the container side is in the image
+
+
+def test_reproduce_pins_the_local_image_the_run_used(container_project: Project, docker_env: dict[str, str],
+                                                     tmp_path) -> None:
+    env = {"DOCKER_HOST": docker_env.get("DOCKER_HOST")}
+    first = container_project.smlaunch("run", "configs/container.yaml", "--output", "json", "--set", "train.epochs=1",
+                                       env=env)
+    assert first.code == 0, first.stderr[-2000:]
+    report = first.json()
+    again = container_project.smlaunch("reproduce", report["run_id"], "--tracking-uri",
+                                       container_project.tracking_uri, "--output", "json", env=env)
+    assert again.code == 0, again.stderr[-2000:]
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=container_project.tracking_uri)
+    original, reproduced = client.get_run(report["run_id"]), client.get_run(again.json()["run_id"])
+    assert reproduced.data.tags["launcher.image"] == original.data.tags["launcher.image_id"]
+    assert reproduced.data.tags["launcher.image_id"] == original.data.tags["launcher.image_id"]
+    assert reproduced.data.metrics == original.data.metrics
