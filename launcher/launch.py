@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from launcher import tracking
+from launcher import tracking, tracking_rest
 from launcher.aws import Aws, check_request
 from launcher.executors import COMPLETED, STOPPED, JobOutcome, execute
 from launcher.fingerprint import fingerprint_local, fingerprint_s3
@@ -136,7 +136,8 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
            extra_tags: Mapping[str, str] | None = None) -> LaunchResult:
     """Check, create the run, start the job; wait for local jobs (and cloud ones with `wait`); settle the run."""
     aws = Aws(spec.job.region) if spec.mode == "sagemaker" else None
-    tracking.preload_mlflow()
+    if not tracking_rest.handles(spec.tracking_uri):
+        tracking.preload_mlflow()  # overlaps the ~1 s import with the network-bound pre-flight
     report = run_preflight(spec, aws)
     if not report.ok:
         raise PreflightError(report)
@@ -148,16 +149,14 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
         job_name = make_job_name(spec.experiment, run.run_id, datetime.now(UTC))
         staging = spec.work_dir / job_name / "config"
         staged = stage_configs(spec, staging)
-        tracking.log_directory(run, staging, CONFIG_ARTIFACT_DIR)
-        record_inputs(run, spec, provenance, aws)
         config_uri = config_location(spec, run.run_id, job_name)
-        if aws is not None:
-            uploaded = aws.upload([(path, path.relative_to(staging).as_posix()) for path in staged], config_uri)
         image = report.image.uri if report.image else None
         request = build_request(spec, run, job_name, config_uri, image)
-        tracking.set_tags(run, _launch_tags(spec, provenance, run.run_id, job_name, config_uri, report))
+        tags = _launch_tags(spec, provenance, run.run_id, job_name, config_uri, report)
         if aws is None:
+            _record(run, spec, provenance, None, staging, tags)
             return _finish_local(spec, run, job_name, request, interactive)
+        uploaded = aws.upload([(path, path.relative_to(staging).as_posix()) for path in staged], config_uri)
         check_request(request, aws)
         submitted_at = time.time()
         job_arn = aws.create_training_job(request)
@@ -167,8 +166,23 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
         if aws is not None:
             aws.delete_objects(uploaded)
         raise
+    try:  # the job is running: what is left only records it, so a failure here must not fail the launch
+        _record(run, spec, provenance, aws, staging, tags)
+    except Exception as error:
+        print(f"warning: the job started, but recording its configs in MLflow failed: {error}", file=sys.stderr)
     return _follow_cloud(aws, run, job_name, job_arn, request, wait, poll_seconds,
                          lambda links: describe_run(spec, provenance, job_name, run.run_id, links), submitted_at)
+
+
+def _record(run: tracking.TrackedRun, spec: LaunchSpec, provenance: Provenance, aws: Aws | None, staging: Path,
+            tags: dict[str, str]) -> None:
+    """The staged configs, uncommitted diff and data fingerprints as the run's artifacts and inputs, plus tags.
+
+    For SageMaker this happens right after CreateTrainingJob, keeping `import mlflow` off the path to it.
+    """
+    tracking.log_directory(run, staging, CONFIG_ARTIFACT_DIR)
+    record_inputs(run, spec, provenance, aws)
+    tracking.set_tags(run, tags)
 
 
 def _launch_tags(spec: LaunchSpec, provenance: Provenance, run_id: str, job_name: str, config_uri: str,

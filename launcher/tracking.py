@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from launcher import tracking_rest
 from launcher.errors import ExecutionError, LauncherError
 
 if TYPE_CHECKING:
@@ -78,7 +79,14 @@ def quiet_mlflow() -> None:
 def start_run(
     tracking_uri: str, experiment: str, run_name: str | None, params: Mapping[str, str], tags: Mapping[str, str]
 ) -> TrackedRun:
-    """Create (or reuse) the experiment and a new RUNNING run holding every param and tag."""
+    """Create (or reuse) the experiment and a new RUNNING run holding every param and tag.
+
+    On plain http(s) servers this goes over REST without importing mlflow (see tracking_rest).
+    """
+    if tracking_rest.handles(tracking_uri):
+        run_id, experiment_id, artifact_uri = tracking_rest.start_run(tracking_uri, experiment, run_name, params,
+                                                                      tags)
+        return TrackedRun(run_id, experiment_id, tracking_uri, artifact_uri)
     client = _client(tracking_uri)
     from mlflow.entities import Param
 
