@@ -1,5 +1,9 @@
 """One launch, in order: pre-flight → MLflow run → configs staged (and uploaded) → request → executor → final state.
 
+Locally the configs, inputs and tags are recorded on the run before the job runs; for SageMaker right after
+CreateTrainingJob, so the slow `import mlflow` is not on the path to the job (the run itself is created over
+REST on plain servers).
+
 Config problems are caught before this module runs and pre-flight problems before any side effect, so bad
 input never creates a run. Once the run exists, any failure ends it FAILED (or KILLED on Ctrl-C) with the
 reason recorded, and configs uploaded for it are removed: never a RUNNING orphan, nothing a rerun trips over.
