@@ -15,7 +15,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from launcher import tracking_rest
 from launcher.errors import ExecutionError, LauncherError
 
 if TYPE_CHECKING:
@@ -83,6 +82,8 @@ def start_run(
 
     On plain http(s) servers this goes over REST without importing mlflow (see tracking_rest).
     """
+    from launcher import tracking_rest  # imported here: `smlaunch validate` needs neither it nor ssl/urllib
+
     if tracking_rest.handles(tracking_uri):
         run_id, experiment_id, artifact_uri = tracking_rest.start_run(tracking_uri, experiment, run_name, params,
                                                                       tags)
