@@ -177,35 +177,30 @@ class Aws:
             message = error.response.get("Error", {}).get("Message", str(error))
             raise AwsError(f"SageMaker rejected the job ({_code(error)}): {message}") from error
 
-    def describe_training_job(self, job_name: str) -> dict[str, Any]:
+    def _sagemaker(self, operation: str, failure: str, **arguments: Any) -> dict[str, Any]:
+        """Call a SageMaker operation; an API error becomes AwsError("<failure> (<code>)")."""
         from botocore.exceptions import ClientError
 
         try:
-            found: dict[str, Any] = self.client("sagemaker").describe_training_job(TrainingJobName=job_name)
+            answer: dict[str, Any] = getattr(self.client("sagemaker"), operation)(**arguments)
         except ClientError as error:
-            raise AwsError(f"cannot describe training job {job_name} ({_code(error)})") from error
-        return found
+            raise AwsError(f"{failure} ({_code(error)})") from error
+        return answer
+
+    def describe_training_job(self, job_name: str) -> dict[str, Any]:
+        return self._sagemaker("describe_training_job", f"cannot describe training job {job_name}",
+                               TrainingJobName=job_name)
 
     def stop_training_job(self, job_name: str) -> None:
-        from botocore.exceptions import ClientError
-
-        try:
-            self.client("sagemaker").stop_training_job(TrainingJobName=job_name)
-        except ClientError as error:
-            raise AwsError(f"cannot stop training job {job_name} ({_code(error)})") from error
+        self._sagemaker("stop_training_job", f"cannot stop training job {job_name}", TrainingJobName=job_name)
 
     def job_tags(self, job_arn: str) -> dict[str, str]:
-        tags = self.client("sagemaker").list_tags(ResourceArn=job_arn).get("Tags", [])
+        tags = self._sagemaker("list_tags", f"cannot read the tags of {job_arn}", ResourceArn=job_arn).get("Tags", [])
         return {tag["Key"]: tag["Value"] for tag in tags}
 
     def describe_mlflow_tracking_server(self, name: str) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
-
-        try:
-            found: dict[str, Any] = self.client("sagemaker").describe_mlflow_tracking_server(TrackingServerName=name)
-        except ClientError as error:
-            raise AwsError(f"cannot find the managed MLflow server {name} ({_code(error)})") from error
-        return found
+        return self._sagemaker("describe_mlflow_tracking_server", f"cannot find the managed MLflow server {name}",
+                               TrackingServerName=name)
 
     # CloudWatch Logs ----------------------------------------------------------------------------------------
     def job_log_streams(self, job_name: str) -> list[str]:

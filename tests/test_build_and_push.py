@@ -89,19 +89,18 @@ def test_existing_repository_is_not_created_again(workspace: Path) -> None:
     assert not any("create-repository" in line for line in (workspace / "calls").read_text().splitlines())
 
 
-def test_missing_tools_and_credentials_are_named(workspace: Path) -> None:
-    no_docker = workspace / "only-aws"
-    no_docker.mkdir()
-    (no_docker / "aws").symlink_to(workspace / "bin/aws")
-    done = run_script(workspace, path=str(no_docker))
+@pytest.mark.parametrize(("present", "message"), [("aws", "docker not found: install Docker"),
+                                                  ("docker", "aws CLI not found")])
+def test_a_missing_tool_is_named(workspace: Path, present: str, message: str) -> None:
+    only = workspace / f"only-{present}"
+    only.mkdir()
+    (only / present).symlink_to(workspace / "bin" / present)
+    done = run_script(workspace, path=str(only))
     assert done.returncode == 1
-    assert "docker not found: install Docker" in done.stderr
-    no_aws = workspace / "only-docker"
-    no_aws.mkdir()
-    (no_aws / "docker").symlink_to(workspace / "bin/docker")
-    done = run_script(workspace, path=str(no_aws))
-    assert done.returncode == 1
-    assert "aws CLI not found" in done.stderr
+    assert message in done.stderr
+
+
+def test_missing_credentials_are_named(workspace: Path) -> None:
     (workspace / "bin/aws").write_text('#!/bin/sh\necho "Unable to locate credentials" >&2\nexit 255\n')
     done = run_script(workspace)
     assert done.returncode == 1
