@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TOOLKIT_VENV := .venv-toolkit
+TOOLKIT_STAMP := $(TOOLKIT_VENV)/.installed
 CONFIG ?= configs/local.yaml
 SET ?=
 SET_ARGS := $(foreach item,$(SET),--set $(item))
@@ -20,6 +22,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+$(TOOLKIT_STAMP): tests/toolkit/requirements.txt
+	$(PYTHON) -m venv $(TOOLKIT_VENV)
+	$(TOOLKIT_VENV)/bin/python -m pip install --quiet -r tests/toolkit/requirements.txt
+	touch $(TOOLKIT_STAMP)
+
 $(DATA): | $(STAMP)
 	$(BIN)/python -m train.digits.prepare --out data/digits
 
@@ -34,7 +41,7 @@ validate: $(STAMP)
 docs: $(STAMP) ## regenerate docs/configuration.md from the schemas
 	$(BIN)/smlaunch schema --markdown > docs/configuration.md
 
-test: $(STAMP) ## the whole suite; starts and stops every service it needs
+test: $(STAMP) $(TOOLKIT_STAMP) ## the whole suite; starts and stops every service it needs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy, hadolint (Dockerfile), shellcheck (scripts)
@@ -67,4 +74,4 @@ lock: ## re-resolve the pins from pyproject.toml into requirements.lock
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .smlaunch outputs data *.egg-info
+	rm -rf $(VENV) $(TOOLKIT_VENV) .mypy_cache .ruff_cache .pytest_cache .smlaunch outputs data *.egg-info

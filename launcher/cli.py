@@ -1,44 +1,34 @@
-"""The `smlaunch` command line: parse, call the library, map LauncherError to a message and an exit code.
+"""The `smlaunch` command line: parse, call the library, map errors to a message and an exit code.
 
 Kept thin on purpose; heavy modules (mlflow, torch) load only inside the commands that need them.
-Set SMLAUNCH_DEBUG=1 to see tracebacks for user errors too.
+Exit codes: 0 done, 1 the job or the launch failed, 2 bad input, 3 a pre-flight check failed, 128+N a signal
+(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP). No traceback for anything a user can cause; SMLAUNCH_DEBUG=1 shows it.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from types import FrameType
+from typing import Any
 
 import click
 
 from launcher import __version__
-from launcher.errors import EXIT_RUNTIME, LauncherError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-config_argument = click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-
-
-def overrides_option(command: F) -> F:
-    return click.option(
-        "--set",
-        "overrides",
-        multiple=True,
-        metavar="KEY=VALUE",
-        help="Override a config value by dotted path (repeatable), e.g. --set train.optimizer.lr=0.01",
-    )(command)
-
-
-def output_option(command: F) -> F:
-    return click.option(
-        "--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
-        help="json prints one JSON object on stdout.",
-    )(command)
+from launcher.commands.options import (
+    config_argument,
+    job_command,
+    output_option,
+    overrides_option,
+    print_launch,
+    print_mapping,
+    tracking_option,
+)
+from launcher.errors import EXIT_RUNTIME, Interrupted, LauncherError, interruption
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,7 +43,8 @@ def cli() -> None:
 @output_option
 def validate(config: Path, overrides: tuple[str, ...], output: str) -> None:
     """Check CONFIG (and the training config it names) without creating anything."""
-    from launcher.config import load_launch_spec
+    from launcher.config.loader import load_launch_spec
+    from launcher.config.tracking_uri import redact
 
     spec = load_launch_spec(config, overrides)
     summary = {
@@ -63,7 +54,7 @@ def validate(config: Path, overrides: tuple[str, ...], output: str) -> None:
         "training_config": str(spec.sources.training_file),
         "instances": f"{spec.job.instance_count} x {spec.job.instance_type}",
         "channels": {channel.name: channel.uri for channel in spec.channels},
-        "tracking_uri": spec.tracking_uri,
+        "tracking_uri": redact(spec.tracking_uri),
     }
     if output == "json":
         click.echo(json.dumps(summary))
@@ -86,22 +77,22 @@ def validate(config: Path, overrides: tuple[str, ...], output: str) -> None:
 def run(config: Path, overrides: tuple[str, ...], output: str, dry_run: bool, wait: bool,
         poll_seconds: float | None, debug: bool) -> None:
     """Validate CONFIG, create the MLflow run and start the training job."""
-    from launcher.config import load_launch_spec
+    from launcher.config.loader import load_launch_spec
 
     spec = load_launch_spec(config, overrides)
     if dry_run:
         _dry_run(spec, output)
         return
-    from launcher.launch import launch
-
     if debug and spec.mode != "local-process":
         raise click.UsageError("--debug is for mode local-process; use `smlaunch shell` for the image")
+    from launcher.commands.launch import launch
+
     _finish(launch(spec, Path.cwd(), wait=wait, poll_seconds=poll_seconds, interactive=debug).as_dict(), output)
 
 
 def _dry_run(spec: Any, output: str) -> None:
-    from launcher.launch import plan
-    from launcher.preflight import EXIT_PREFLIGHT
+    from launcher.commands.plan import plan
+    from launcher.preflight.checks import EXIT_PREFLIGHT
 
     planned = plan(spec)
     if output == "json":
@@ -118,24 +109,9 @@ def _dry_run(spec: Any, output: str) -> None:
 
 def _finish(report: dict[str, Any], output: str) -> None:
     """Print a launch's report; exit 1 unless the run finished (or, on SageMaker, is running)."""
-    if output == "json":
-        click.echo(json.dumps(report))
-    else:
-        _print_report(report)
+    print_launch(report, output)
     if report["status"] not in ("FINISHED", "RUNNING"):
         sys.exit(EXIT_RUNTIME)
-
-
-def _print_report(report: dict[str, Any]) -> None:
-    echo = partial(click.echo, err=True)
-    echo(f"run {report['run_id']} {report['status']} (job {report['job_name']}: {report['job_status']})")
-    if report["failure_reason"]:
-        echo(f"failure: {report['failure_reason']}")
-    for key in ("console_url", "logs_url", "run_url"):
-        if report.get(key):
-            echo(f"{key.replace('_', ' ')}: {report[key]}")
-    echo(f"experiment {report['experiment_id']} at {report['tracking_uri']}")
-    echo(f"see it: MLFLOW_TRACKING_URI={report['tracking_uri']} mlflow runs describe --run-id {report['run_id']}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
@@ -144,43 +120,28 @@ def _print_report(report: dict[str, Any]) -> None:
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def shell(config: Path, overrides: tuple[str, ...], command: tuple[str, ...]) -> None:
     """Open a shell (or run COMMAND) in the image with the job's /opt/ml tree and environment."""
-    from launcher.config import load_launch_spec
-    from launcher.shell import open_shell
+    from launcher.commands.shell import open_shell
+    from launcher.config.loader import load_launch_spec
 
     sys.exit(open_shell(load_launch_spec(config, overrides), list(command)))
-
-
-tracking_option = click.option(
-    "--tracking-uri", envvar="MLFLOW_TRACKING_URI", default="sqlite:///mlflow.db", show_default=True,
-    help="Where the run is recorded (env MLFLOW_TRACKING_URI).",
-)
-region_option = click.option("--region", envvar="AWS_DEFAULT_REGION", default=None, help="AWS region of the job.")
-
-
-def job_command(command: F) -> F:
-    """The arguments `status` and `stop` share: which job, where its run is, which region, output format."""
-    for decorator in (output_option, region_option, tracking_option,
-                      click.argument("identifier", metavar="RUN_ID|JOB_NAME")):
-        command = decorator(command)
-    return command
 
 
 @cli.command()
 @job_command
 def status(identifier: str, tracking_uri: str, region: str | None, output: str) -> None:
     """Show the state of a launched job and its MLflow run."""
-    from launcher import jobs
+    from launcher.cloud import jobs
 
-    _print_mapping(jobs.status(jobs.find(identifier, _absolute(tracking_uri), region)), output)
+    print_mapping(jobs.status(jobs.find(identifier, _absolute(tracking_uri), region)), output)
 
 
 @cli.command()
 @job_command
 def stop(identifier: str, tracking_uri: str, region: str | None, output: str) -> None:
     """Stop a SageMaker job and end its MLflow run KILLED."""
-    from launcher import jobs
+    from launcher.cloud import jobs
 
-    _print_mapping(jobs.stop(jobs.find(identifier, _absolute(tracking_uri), region)), output)
+    print_mapping(jobs.stop(jobs.find(identifier, _absolute(tracking_uri), region)), output)
 
 
 @cli.command()
@@ -195,7 +156,7 @@ def stop(identifier: str, tracking_uri: str, region: str | None, output: str) ->
 def reproduce(run_id: str, tracking_uri: str, mode: str | None, overrides: tuple[str, ...], strict: bool,
               wait: bool, output: str) -> None:
     """Run RUN_ID again from what its MLflow run holds (no config files needed)."""
-    from launcher.reproduce import reproduce as run_again
+    from launcher.commands.reproduce import reproduce as run_again
 
     report = run_again(run_id, _absolute(tracking_uri), Path.cwd(), mode, overrides, strict, wait).as_dict()
     _finish({**report, "reproduced_from": run_id}, output)
@@ -208,25 +169,10 @@ def reproduce(run_id: str, tracking_uri: str, mode: str | None, overrides: tuple
 @output_option
 def diff(run_a: str, run_b: str, tracking_uri: str, output: str) -> None:
     """Show what differs between two runs: params, provenance, data, final metrics."""
-    from launcher.diff import diff_runs, render
+    from launcher.commands.diff import diff_runs, render
 
     report = diff_runs(_absolute(tracking_uri), run_a, run_b)
     click.echo(json.dumps(report) if output == "json" else render(report))
-
-
-def _absolute(tracking_uri: str) -> str:
-    from launcher.tracking import resolve_tracking_uri
-
-    return resolve_tracking_uri(tracking_uri, Path.cwd())
-
-
-def _print_mapping(report: dict[str, Any], output: str) -> None:
-    if output == "json":
-        click.echo(json.dumps(report))
-        return
-    for key, value in report.items():
-        if value is not None:
-            click.echo(f"{key:<17} {value}")
 
 
 @cli.command()
@@ -235,27 +181,68 @@ def _print_mapping(report: dict[str, Any], output: str) -> None:
 def schema(markdown: bool, kind: str | None) -> None:
     """Print a config JSON Schema (job or training), or with --markdown the whole reference."""
     if markdown:
-        from launcher.schema_docs import render_markdown
+        from launcher.config.reference import render_markdown
 
         click.echo(render_markdown(), nl=False)
         return
-    from launcher.validation import JOB_SCHEMA, TRAINING_SCHEMA, load_schema
+    from launcher.config.validation import JOB_SCHEMA, TRAINING_SCHEMA, load_schema
 
     click.echo(json.dumps(load_schema(TRAINING_SCHEMA if kind == "training" else JOB_SCHEMA), indent=2))
 
 
+def _absolute(uri: str) -> str:
+    from launcher.config.tracking_uri import resolve
+
+    return resolve(uri, Path.cwd())
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM/SIGHUP become an exception in the main thread, as Ctrl-C does, so every cleanup path runs.
+    Later signals are ignored while that cleanup stops the job and records the run."""
+    for name in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(name, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def _report_error(message: str, code: int, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"error": message, "exit_code": code}))
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _wants_json(argv: list[str]) -> bool:
+    """Whether the command line asks for `--output json` (errors are then JSON on stdout too)."""
+    return "--output=json" in argv or any(pair == ("--output", "json") for pair in itertools.pairwise(argv))
+
+
 def main() -> None:
-    """Entry point: run the CLI, turning LauncherError into a message on stderr and its exit code."""
+    """Entry point: run the CLI; every failure becomes a message on stderr (and JSON with --output json)."""
+    for name in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(name, _raise_interrupted)
+    as_json = _wants_json(sys.argv[1:])
+    debug = bool(os.environ.get("SMLAUNCH_DEBUG"))
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+    except click.exceptions.Abort as aborted:  # click turns KeyboardInterrupt (and our signals) into Abort
+        cause = interruption(aborted.__cause__) if isinstance(aborted.__cause__, KeyboardInterrupt) else None
+        _report_error(cause.reason if cause else "aborted", cause.exit_code if cause else 130, as_json)
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
+    except KeyboardInterrupt as stop:
+        cause = interruption(stop)
+        _report_error(cause.reason, cause.exit_code, as_json)
     except LauncherError as error:
-        if os.environ.get("SMLAUNCH_DEBUG"):
+        if debug:
             raise
-        click.echo(f"error: {error}", err=True)
-        sys.exit(error.exit_code)
+        _report_error(str(error), error.exit_code, as_json)
+    except OSError as error:  # a full disk, a permission, a vanished file: the user's environment, not a bug
+        if debug:
+            raise
+        _report_error(f"{error.strerror or error} ({error.filename or 'no file'})", EXIT_RUNTIME, as_json)
+    except Exception as error:  # a bug, but a user should still see one line; the traceback is one flag away
+        if debug:
+            raise
+        _report_error(f"unexpected {type(error).__name__}: {error} (SMLAUNCH_DEBUG=1 shows the traceback)",
+                      EXIT_RUNTIME, as_json)

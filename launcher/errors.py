@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 
 EXIT_RUNTIME = 1
@@ -43,20 +44,31 @@ class ConfigError(LauncherError):
         return "\n".join([header, *(f"  {problem}" for problem in self.problems)])
 
 
-class JobFailed(LauncherError):
-    """The training job ran and ended in failure (the MLflow run is marked FAILED)."""
-
-    def __init__(self, job_name: str, reason: str) -> None:
-        super().__init__(job_name, reason)
-        self.job_name = job_name
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return f"training job {self.job_name} failed: {self.reason}"
-
-
 class ExecutionError(LauncherError):
     """The launcher could not start or follow the job (environment, tools, permissions)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP reached the launcher: stop the job, end the run KILLED, exit 128 + signal."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def reason(self) -> str:
+        if self.signum == signal.SIGINT:
+            return "stopped by the user (Ctrl-C)"
+        return f"stopped by {signal.Signals(self.signum).name}"
+
+
+def interruption(error: KeyboardInterrupt) -> Interrupted:
+    """A plain KeyboardInterrupt (Ctrl-C outside our handlers) as an Interrupted by SIGINT."""
+    return error if isinstance(error, Interrupted) else Interrupted(signal.SIGINT)
 
 
 def _in_reading_order(problems: list[ConfigProblem]) -> list[ConfigProblem]:

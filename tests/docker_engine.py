@@ -17,14 +17,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
+from tests.conftest import skip_unless_required
 from tests.services import end_process
 
 SOCKET = "unix:///run/smlaunch-dockerd.sock"
 DATA_ROOT = "/var/lib/smlaunch-docker"
 BASE_IMAGE = "smlaunch-base:bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+
+def _unavailable(reason: str) -> None:
+    skip_unless_required(reason, "REQUIRE_DOCKER")
 
 
 def answers(host: str | None) -> bool:
@@ -41,7 +44,7 @@ def answers(host: str | None) -> bool:
 def docker_engine() -> Iterator[str | None]:
     """Yield a DOCKER_HOST value (None: the default engine) for an engine that answers."""
     if shutil.which("docker") is None:
-        pytest.skip("docker CLI not installed (apt-get install docker.io)")
+        _unavailable("docker CLI not installed (apt-get install docker.io)")
     if answers(os.environ.get("DOCKER_HOST")):
         yield os.environ.get("DOCKER_HOST")
         return
@@ -49,7 +52,7 @@ def docker_engine() -> Iterator[str | None]:
         yield SOCKET
         return
     if os.geteuid() != 0 or shutil.which("dockerd") is None:
-        pytest.skip("no Docker engine reachable, and dockerd cannot be started here (needs root and docker.io)")
+        _unavailable("no Docker engine reachable, and dockerd cannot be started here (needs root and docker.io)")
     Path(DATA_ROOT).mkdir(parents=True, exist_ok=True)
     Path(SOCKET.removeprefix("unix://")).unlink(missing_ok=True)  # a stale socket from a daemon that was killed
     log = Path(tempfile.mkdtemp(prefix="dockerd-")) / "dockerd.log"
@@ -62,7 +65,7 @@ def docker_engine() -> Iterator[str | None]:
         deadline = time.monotonic() + 60
         while not answers(SOCKET):
             if daemon.poll() is not None or time.monotonic() > deadline:
-                pytest.skip(f"dockerd did not start: {log.read_text()[-800:]}")
+                _unavailable(f"dockerd did not start: {log.read_text()[-800:]}")
             time.sleep(0.5)
         yield SOCKET
     finally:
@@ -83,14 +86,14 @@ def ensure_base_image(env: dict[str, str]) -> str:
     if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], env=env, capture_output=True).returncode == 0:
         return BASE_IMAGE
     if shutil.which("debootstrap") is None or os.geteuid() != 0:
-        pytest.skip("no base image and no way to make one (debootstrap as root; apt-get install debootstrap)")
+        _unavailable("no base image and no way to make one (debootstrap as root; apt-get install debootstrap)")
     root = Path(tempfile.mkdtemp(prefix="rootfs-"))
     try:
         made = subprocess.run(
             ["debootstrap", "--variant=minbase", "--include=python3,python3-pip,python3-venv,ca-certificates",
              "bookworm", str(root), debian_mirror()], capture_output=True, text=True, timeout=900, check=False)
         if made.returncode != 0:
-            pytest.skip(f"debootstrap failed: {made.stdout[-500:]}{made.stderr[-500:]}")
+            _unavailable(f"debootstrap failed: {made.stdout[-500:]}{made.stderr[-500:]}")
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
         subprocess.run(["docker", "import", "-", BASE_IMAGE], stdin=tar.stdout, env=env, check=True,
                        capture_output=True, timeout=600)

@@ -9,9 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import REPO, Project
+from tests.conftest import REPO, Project, skip_unless_required
 
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", "--window-size=1400,1600")
@@ -21,8 +19,8 @@ SCREENSHOT = REPO / "test-output" / "mlflow-run-page.png"
 def test_run_page_shows_description_and_a_parameter(project: Project, mlflow_url: str, tmp_path: Path) -> None:
     chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
     if not chromium or not chromedriver:
-        pytest.skip("Debian's chromium and chromium-driver are not installed "
-                    "(apt-get install chromium chromium-driver)")
+        skip_unless_required("Debian's chromium and chromium-driver are not installed "
+                             "(apt-get install chromium chromium-driver)", "REQUIRE_BROWSER")
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -11,21 +12,31 @@ import pytest
 
 from tests.conftest import REPO
 
-DIGEST = "sha256:" + "ab" * 32
-FAKE_AWS = f"""#!/bin/sh
+# The fakes keep state like a registry: `docker push` records what it pushed, and `describe-images` answers only
+# for a tag that was pushed, with a digest derived from that tag. So the digest the script prints proves it
+# asked for the tag it pushed, not just that it echoed a canned answer.
+FAKE_AWS = """#!/bin/sh
 echo "aws $*" >> "$CALLS"
 case "$*" in
   "sts get-caller-identity --query Account --output text") echo 123456789012 ;;
   "ecr describe-repositories"*) [ -f "$STATE/repo" ] || exit 254 ;;
   "ecr create-repository"*) touch "$STATE/repo" ;;
   "ecr get-login-password"*) echo secret-token ;;
-  "ecr describe-images"*) echo {DIGEST} ;;
+  "ecr describe-images"*)
+    tag="${*##*imageTag=}"; tag="${tag%% *}"
+    grep -qx "smlaunch-train:$tag" "$STATE/pushed" 2>/dev/null || { echo "ImageNotFoundException" >&2; exit 254; }
+    echo "sha256:$(printf %s "$tag" | sha256sum | cut -c1-64)" ;;
   *) echo "unexpected: $*" >&2; exit 2 ;;
 esac
 """
 FAKE_DOCKER = """#!/bin/sh
 if [ "$1" = login ]; then echo "docker $* <stdin:$(cat)>" >> "$CALLS"; else echo "docker $*" >> "$CALLS"; fi
+if [ "$1" = push ]; then echo "${2##*/}" >> "$STATE/pushed"; fi
 """
+
+
+def digest_of(tag: str) -> str:
+    return "sha256:" + hashlib.sha256(tag.encode()).hexdigest()
 
 
 @pytest.fixture
@@ -39,7 +50,8 @@ def workspace(tmp_path: Path) -> Path:
                    cwd=repo, check=True)
     tools = tmp_path / "tools"  # the basics the script needs, and neither docker nor aws
     tools.mkdir()
-    basics = ("bash", "sh", "git", "sed", "find", "mkdir", "cp", "ln", "head", "dirname", "cat", "env", "rm", "touch")
+    basics = ("bash", "sh", "git", "sed", "find", "mkdir", "cp", "ln", "head", "dirname", "cat", "env", "rm", "touch",
+              "grep", "sha256sum", "cut", "printf")
     for tool in basics:
         (tools / tool).symlink_to(shutil.which(tool))
     bin_dir = tmp_path / "bin"
@@ -80,7 +92,7 @@ def test_build_create_login_tag_push_and_digest(workspace: Path) -> None:
         f"aws ecr describe-images --region eu-west-1 --repository-name smlaunch-train --image-ids imageTag={sha} "
         "--query imageDetails[0].imageDigest --output text",
     ]
-    assert done.stdout.strip().splitlines()[-1] == f"{registry}/smlaunch-train@{DIGEST}"
+    assert done.stdout.strip().splitlines()[-1] == f"{registry}/smlaunch-train@{digest_of(sha)}"
 
 
 def test_existing_repository_is_not_created_again(workspace: Path) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from launcher.composition import deep_merge, load_composed
-from launcher.config import load_launch_spec
-from launcher.staging import stage_configs
+from launcher.config.composition import deep_merge, load_composed
+from launcher.config.loader import load_launch_spec
+from launcher.job.staging import stage_configs
 from tests.conftest import Project
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from launcher.config import load_launch_spec
+from launcher.config.loader import load_launch_spec
 from launcher.errors import ConfigError
 from tests.conftest import Project
 
@@ -61,7 +61,9 @@ def test_missing_training_config_and_data_dir(project: Project) -> None:
     text = project.config.read_text().replace("train/digits.yaml", "train/nope.yaml")
     project.config.write_text(text.replace("../data/digits", "../data/absent"))
     found = problems(project)
-    assert any("training_config: training config" in line and "nope.yaml not found" in line for line in found)
+    assert len(found) == 2, found  # both, at once: the missing training config does not hide the data dir
+    assert "training_config: training config" in found[0] and "nope.yaml not found" in found[0]
+    assert "channels.training.uri: directory" in found[1] and "data/absent does not exist" in found[1]
 
 
 def test_missing_local_data_dir_says_how_to_make_it(project: Project) -> None:

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from launcher import docker
+from launcher.executors import docker
 from tests.conftest import Project
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import tarfile
 from pathlib import Path
@@ -10,8 +11,37 @@ import numpy as np
 import pytest
 import yaml
 
-from launcher.params import flatten
 from tests.conftest import Project
+
+
+def expected_params(root: Path) -> dict[str, str]:
+    """configs/local.yaml + configs/train/digits.yaml as params, written out (not computed by the code under
+    test): every value as MLflow stores it, schema defaults included, local locations made absolute."""
+    return {
+        "experiment": "digits-smoke", "description": "Smoke run of the digits example on this machine.",
+        "mode": "local-process", "training_config": "train/digits.yaml",
+        "tracking.uri": f"sqlite:///{root}/mlflow.db", "tracking.register_as": "digits-mlp",
+        "sagemaker.instance_type": "local", "sagemaker.instance_count": "1", "sagemaker.volume_size_gb": "30",
+        "sagemaker.max_runtime_seconds": "900", "sagemaker.output_path": f"{root}/outputs",
+        "sagemaker.remote_debug": "false",
+        "channels.training.uri": f"{root}/data/digits", "channels.training.input_mode": "File",
+        "tags.project": "smlaunch-example", "local.work_dir": f"{root}/.smlaunch/jobs",
+        "train.task": "train.digits.task:run", "train.seed": "42", "train.num_threads": "1",
+        "train.data.channel": "training", "train.data.train_file": "train.npz",
+        "train.data.validation_file": "validation.npz", "train.model.hidden_sizes": "[128, 64]",
+        "train.model.dropout": "0.1", "train.optimizer.name": "adam", "train.optimizer.lr": "0.003",
+        "train.optimizer.weight_decay": "0.0", "train.optimizer.momentum": "0.9", "train.batch_size": "64",
+        "train.epochs": "20",
+    }
+
+
+def content_digest(directory: Path) -> str:
+    """SHA-256 over each file's relative path and bytes, in path order: the fingerprint's documented recipe,
+    computed here independently of launcher.tracking.fingerprint."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @pytest.fixture(scope="module")
@@ -46,19 +76,8 @@ def test_run_finishes_with_every_param_and_tag(finished: tuple[Project, dict]) -
     assert report["status"] == "FINISHED"
     run = MlflowClient(tracking_uri=project.tracking_uri).get_run(report["run_id"])
     assert run.info.status == "FINISHED"
-    job = yaml.safe_load((project.root / "configs/local.yaml").read_text())
-    training = yaml.safe_load((project.root / "configs/train/digits.yaml").read_text())
-    expected = flatten({k: v for k, v in job.items() if k not in ("tags", "environment")})
-    expected.update(flatten(training, "train."))
-    expected.update({  # the resolved config holds the absolute locations that actually ran
-        "channels.training.uri": str(project.root / "data/digits"),
-        "tracking.uri": f"sqlite:///{project.root}/mlflow.db",
-        "sagemaker.output_path": str(project.root / "outputs"),
-        "local.work_dir": str(project.root / ".smlaunch/jobs"),
-        "tracking.register_as": "digits-mlp",
-    })
-    for key, value in expected.items():
-        assert run.data.params.get(key) == value, key
+    assert run.data.params == expected_params(project.root)
+    assert run.info.user_id and run.info.user_id == run.data.tags["mlflow.user"]
     tags = run.data.tags
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project.root, capture_output=True, text=True).stdout
     assert tags["mlflow.source.git.commit"] == head.strip()
@@ -121,12 +140,7 @@ def test_model_tarball_written_like_sagemaker(finished: tuple[Project, dict]) ->
 
 
 def test_provenance_travels_with_the_run(finished: tuple[Project, dict]) -> None:
-    import hashlib
-
     from mlflow import MlflowClient
-
-    from launcher.fingerprint import fingerprint_local
-    from launcher.provenance import LOCK_FILE
 
     project, report = finished
     client = MlflowClient(tracking_uri=project.tracking_uri)
@@ -135,7 +149,8 @@ def test_provenance_travels_with_the_run(finished: tuple[Project, dict]) -> None
     assert tags["launcher.git_dirty"] == "true"
     assert tags["launcher.versions.torch"].startswith("2.13.0")
     assert tags["launcher.versions.mlflow"]
-    assert tags["launcher.lock_sha256"] == hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest()
+    lock = Path(__file__).resolve().parent.parent / "requirements.lock"
+    assert tags["launcher.lock_sha256"] == hashlib.sha256(lock.read_bytes()).hexdigest()
     assert tags["launcher.command"] == ("smlaunch run configs/local.yaml --output json --set "
                                        "tracking.register_as=digits-mlp")
     diff = Path(client.download_artifacts(report["run_id"], "provenance/uncommitted.diff")).read_text()
@@ -143,7 +158,7 @@ def test_provenance_travels_with_the_run(finished: tuple[Project, dict]) -> None
     assert "do-not-leak" not in diff and ".env" not in diff
     (dataset,) = [item.dataset for item in run.inputs.dataset_inputs]
     assert dataset.name == "training"
-    assert dataset.digest == fingerprint_local("training", project.root / "data/digits").digest
+    assert dataset.digest == content_digest(project.root / "data/digits")
     note = tags["mlflow.note.content"]
     assert f"smlaunch reproduce {report['run_id']}" in note
 

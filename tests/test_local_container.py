@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -36,12 +37,14 @@ def test_local_container_run_finishes_in_the_image(container_project: Project, d
 def test_shell_runs_in_the_image_with_the_jobs_tree(container_project: Project, docker_env: dict[str, str]) -> None:
     result = container_project.smlaunch(
         "shell", "configs/container.yaml", "--", "sh", "-c",
-        "ls /opt/ml/input/data/training /opt/ml/input/data/config && echo host=$SM_CURRENT_HOST "
-        "exp=$MLFLOW_EXPERIMENT_NAME && command -v train",
+        "ls /opt/ml/input/data/training /opt/ml/input/data/config && cat /opt/ml/input/config/resourceconfig.json "
+        "&& echo job=$TRAINING_JOB_NAME exp=$MLFLOW_EXPERIMENT_NAME sm=${SM_CURRENT_HOST:-unset} && command -v train",
         env={"DOCKER_HOST": docker_env.get("DOCKER_HOST")})
     assert result.code == 0, result.stderr
     assert "train.npz" in result.stdout and "training.yaml" in result.stdout
-    assert "host=algo-1 exp=digits-container" in result.stdout
+    assert '"current_host": "algo-1"' in result.stdout
+    # what SageMaker sets (the job's name), not the toolkit's SM_* (the runtime derives those when it starts)
+    assert re.search(r"job=shell-\d{8}-\d{6} exp=digits-container sm=unset", result.stdout), result.stdout
     assert "/usr/local/bin/train" in result.stdout
 
 
@@ -57,7 +60,8 @@ def test_image_labels_and_entrypoint(training_image: str, docker_env: dict[str, 
     assert script.stdout == entrypoint_script()
     launcher = subprocess.run(["docker", "run", "--rm", "--network", "host", training_image, "python3", "-c",
                                "import launcher"], env=docker_env, capture_output=True, text=True, check=False)
-    assert launcher.returncode != 0  # only the container side is in the image
+    assert launcher.returncode == 1  # only the container side is in the image, and that is why it fails:
+    assert "ModuleNotFoundError: No module named 'launcher'" in launcher.stderr
 
 
 def test_reproduce_pins_the_local_image_the_run_used(container_project: Project, docker_env: dict[str, str],

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from launcher.config import load_launch_spec
+from launcher.config.loader import load_launch_spec
+from launcher.config.spec import LaunchSpec
+from launcher.config.validation import JOB_SCHEMA, TRAINING_SCHEMA, load_schema
 from launcher.errors import ConfigError
-from launcher.spec import LaunchSpec
-from launcher.validation import JOB_SCHEMA, TRAINING_SCHEMA, load_schema
 from tests.conftest import REPO
 
 

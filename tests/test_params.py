@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from launcher.params import flatten
+from launcher.config.params import flatten
 
 
 def test_flatten_uses_dotted_keys_and_json_values() -> None:

@@ -9,12 +9,11 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from launcher.config import load_launch_spec
-from launcher.request import build_request, make_job_name
-from launcher.tracking import TrackedRun
+from launcher.config.loader import load_launch_spec
+from launcher.job.request import RunIds, build_request, make_job_name
 from tests.conftest import Project
 
-RUN = TrackedRun("0123456789abcdef0123456789abcdef", "7", "http://127.0.0.1:5000", "s3://b/a")
+RUN = RunIds("0123456789abcdef0123456789abcdef", "7", "http://127.0.0.1:5000")
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # from the SageMaker API reference
 
 
@@ -57,7 +56,7 @@ def test_managed_mlflow_arn_goes_into_the_job_without_credentials(project: Proje
     arn = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/team"
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "laptop-secret")
     spec = load_launch_spec(project.config, [f"tracking.uri={arn}"])
-    run = TrackedRun(RUN.run_id, "3", arn, "")
+    run = RunIds(RUN.run_id, "3", arn)
     request = build_request(spec, run, "job-1", config_uri=str(project.root))
     assert set(request["Environment"]) == {"MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID"}
     assert request["Environment"]["MLFLOW_TRACKING_URI"] == arn

@@ -6,10 +6,8 @@ import json
 import time
 
 import pytest
-import yaml
 
-from launcher.params import flatten
-from tests.cloud import BUCKET, IMAGE, REGION, REPOSITORY, CloudProject, make_cloud_project
+from tests.cloud import ACCOUNT, BUCKET, IMAGE, REGION, REPOSITORY, CloudProject, make_cloud_project
 from tests.conftest import Project
 from tests.services import MotoServer
 
@@ -45,10 +43,21 @@ def test_launch_sends_one_exact_request_and_links_run_and_job(cloud: CloudProjec
     assert sent["ResourceConfig"]["InstanceCount"] == 2
 
     run = MlflowClient(tracking_uri=cloud.tracking_uri).get_run(run_id)
-    resolved = yaml.safe_load((cloud.project.root / "configs/cloud.yaml").read_text())
-    for key, value in flatten(resolved).items():
-        assert run.data.params[key] == value, key
+    job_params = {key: value for key, value in run.data.params.items() if not key.startswith("train.")}
+    assert job_params == {  # tests/cloud.py's config, written out, with the schema's defaults
+        "experiment": cloud.experiment, "mode": "sagemaker", "training_config": "train/digits.yaml",
+        "tracking.uri": cloud.tracking_uri, "sagemaker.region": REGION, "sagemaker.image": IMAGE,
+        "sagemaker.role_arn": f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecution",
+        "sagemaker.instance_type": "ml.m5.xlarge", "sagemaker.instance_count": "2",
+        "sagemaker.output_path": f"s3://{BUCKET}/outputs", "sagemaker.config_prefix": f"s3://{BUCKET}/configs",
+        "sagemaker.checkpoint_s3_uri": f"s3://{BUCKET}/checkpoints", "sagemaker.spot.enabled": "true",
+        "sagemaker.spot.max_wait_seconds": "7200", "sagemaker.max_runtime_seconds": "3600",
+        "sagemaker.volume_size_gb": "30", "sagemaker.remote_debug": "false",
+        "channels.training.uri": f"s3://{BUCKET}/datasets/digits/", "channels.training.input_mode": "FastFile",
+        "tags.team": "ml-platform", "local.work_dir": str(cloud.project.root / ".smlaunch/jobs"),
+    }
     assert run.data.params["train.optimizer.lr"] == "0.003"
+    assert run.info.user_id == run.data.tags["mlflow.user"] != ""
     tags = run.data.tags
     assert tags["launcher.job_name"] == report["job_name"]
     assert tags["launcher.job_arn"] == report["job_arn"].replace("\u200b", "")
@@ -133,8 +142,8 @@ def test_stop_reports_an_api_error_and_leaves_the_run_alone(cloud: CloudProject)
 def test_stop_kills_the_run_once_sagemaker_accepts(cloud: CloudProject, monkeypatch: pytest.MonkeyPatch) -> None:
     from botocore.stub import Stubber
 
-    from launcher import jobs
-    from launcher.aws import Aws
+    from launcher.cloud import jobs
+    from launcher.cloud.aws import Aws
 
     report = cloud.run("--output", "json").json()
     for key, value in cloud.env.items():
@@ -143,11 +152,10 @@ def test_stop_kills_the_run_once_sagemaker_accepts(cloud: CloudProject, monkeypa
     stubber = Stubber(aws.client("sagemaker"))  # checks each call's parameters against botocore's service model
     stubber.add_response("stop_training_job", {}, {"TrainingJobName": report["job_name"]})
     stubber.add_response("describe_training_job", DESCRIBED_STOPPING, {"TrainingJobName": report["job_name"]})
-    with stubber:
+    with stubber:  # the stub fails the call if StopTrainingJob is not sent with this job's name
         result = jobs.stop(jobs.find(report["run_id"], cloud.tracking_uri, REGION), aws)
     stubber.assert_no_pending_responses()
-    assert result["run_status"] == "KILLED"
-    assert result["job_status"] == "Stopping"
+    assert result["run_status"] == "KILLED"  # what the launcher did once SageMaker accepted the stop
     (run,) = [r for r in cloud.runs() if r.info.run_id == report["run_id"]]
     assert run.data.tags["launcher.failure_reason"] == "stopped with smlaunch stop"
 
@@ -245,7 +253,7 @@ def test_api_rejection_fails_the_run_with_the_reason_and_removes_uploaded_config
 
 def test_follow_streams_every_hosts_log_and_returns_the_end_state(cloud: CloudProject,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from launcher.aws import LOG_GROUP, Aws
+    from launcher.cloud.aws import LOG_GROUP, Aws
     from launcher.executors.sagemaker import follow
 
     for key, value in cloud.env.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from launcher.schema_docs import render_markdown
+from launcher.config.reference import render_markdown
 from tests.conftest import REPO
 
 

@@ -5,7 +5,8 @@ lets the local executor and the tests lay out a tree anywhere. The launcher impo
 both sides agree on the config channel, the training config's file name and the entry module.
 
 Note: SageMaker sets the `SM_*` variables only when its training toolkit is in the image. This image does not
-need the toolkit, so everything here comes from the files SageMaker always writes under input/config/.
+need the toolkit, so everything here comes from the files SageMaker always writes under input/config/ (and
+`train.toolkit_env` derives the toolkit's variables from them for tasks that expect those).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ BASE_DIR_ENV = "SAGEMAKER_BASE_DIR"
 CONFIG_CHANNEL = "config"  # the launcher delivers the configs as this input channel
 TRAINING_CONFIG_FILE = "training.yaml"  # the resolved training config inside the config channel
 ENTRY_MODULE = "train"  # `python -m train`; the image's `train` command (what SageMaker runs) does the same
-REGISTER_AS_ENV = "SMLAUNCH_REGISTER_AS"  # model registry name handed over by the launcher (tracking.register_as)
 FAILURE_REASON_LIMIT = 1024  # SageMaker shows the first 1024 characters of output/failure as FailureReason
 
 
@@ -108,6 +108,7 @@ class TrainingEnvironment:
     hosts: tuple[str, ...] = ("algo-1",)
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
     channels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    resource_config: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_primary(self) -> bool:
@@ -124,6 +125,7 @@ class TrainingEnvironment:
             hosts=tuple(resources.get("hosts", ["algo-1"])),
             hyperparameters=_read_json(paths.hyperparameters_file, {}),
             channels=_read_json(paths.input_data_config_file, {}),
+            resource_config=resources,
         )
 
 

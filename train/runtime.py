@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from train.contract import FAILURE_REASON_LIMIT, ContainerPaths, TrainingEnvironment
+from train.toolkit_env import toolkit_variables
 
 if TYPE_CHECKING:
     from train.tracking import RunTracker
@@ -69,6 +70,8 @@ def run_job(paths: ContainerPaths) -> int:
     from train.tracking import RunTracker
 
     env = TrainingEnvironment.read(paths)
+    for name, value in toolkit_variables(env).items():
+        os.environ.setdefault(name, value)  # where the toolkit itself runs, its values stand
     tracker: RunTracker | None = None
     try:
         config = read_training_config(paths)

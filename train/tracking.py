@@ -7,13 +7,12 @@ first, the tracker is disabled: one run, one writer.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from train.contract import REGISTER_AS_ENV
+from train.handover import FAILURE_TAG, REGISTER_AS_ENV, failure_tag_value, quiet_mlflow
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,8 +56,7 @@ class RunTracker:
         if enabled:
             import mlflow
 
-            for name in ("mlflow", "alembic", "sagemaker_mlflow"):  # after the import, which sets their levels
-                logging.getLogger(name).setLevel(logging.ERROR)
+            quiet_mlflow()
             tracker.run_id = mlflow.start_run().info.run_id
         return tracker
 
@@ -126,5 +124,5 @@ class RunTracker:
         try:
             self.flush()
         finally:
-            mlflow.set_tag("launcher.failure_reason", reason[:5000])
+            mlflow.set_tag(FAILURE_TAG, failure_tag_value(reason))
             mlflow.end_run("KILLED" if killed else "FAILED")

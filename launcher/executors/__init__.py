@@ -1,26 +1,16 @@
-"""Executors: each takes the one CreateTrainingJob request and runs it somewhere, returning a JobOutcome."""
+"""Executors room: each takes the one CreateTrainingJob request and runs it somewhere, returning a JobOutcome.
+
+`tree.py` lays a request out as an /opt/ml tree per host, `hosts.py` runs hosts on this machine (as processes
+or containers), `sagemaker.py` follows a cloud job, and `docker.py` is the one door to Docker.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from launcher.errors import ExecutionError
-
-COMPLETED = "Completed"
-FAILED = "Failed"
-STOPPED = "Stopped"
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    """How a job ended, in SageMaker's words (Completed / Failed / Stopped), and where its outputs went."""
-
-    job_name: str
-    status: str
-    failure_reason: str | None = None
-    model_artifact: str | None = None
+from launcher.job.outcome import JobOutcome
 
 
 def execute(mode: str, request: dict[str, Any], work_dir: Path, shared_paths: tuple[str, ...] = (),

@@ -1,13 +1,16 @@
 """Run a training request's hosts on this machine, whatever starts each host (a subprocess or a container).
 
 For every host: lay out its /opt/ml tree under the job's work dir, start it with a `HostLauncher`, stream its
-output prefixed by host, enforce MaxRuntimeInSeconds, and report the first failure's reason (from its
-failure file). Afterwards the first host's model dir is packed into `<output path>/<job>/output/model.tar.gz`,
-as SageMaker does.
+output prefixed by host (undecodable bytes replaced, never fatal), and watch all hosts at once: the first
+host to fail stops the others within seconds, MaxRuntimeInSeconds stops them all, and an interruption of the
+launcher (Ctrl-C, SIGTERM, SIGHUP) stops them the way SageMaker stops a job: SIGTERM, a grace period, then
+SIGKILL. Afterwards the first host's model dir is packed into `<output path>/<job>/output/model.tar.gz`, as
+SageMaker does, written under a temporary name and renamed so a failed write never leaves a truncated file.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tarfile
@@ -16,9 +19,13 @@ import time
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from launcher.executors import COMPLETED, FAILED, STOPPED, JobOutcome
-from launcher.local_tree import host_names, lay_out_host, local_path
+from launcher.errors import interruption
+from launcher.executors.tree import host_names, lay_out_host, local_path
+from launcher.job.outcome import COMPLETED, FAILED, STOPPED, JobOutcome
 from train.contract import FAILURE_REASON_LIMIT, ContainerPaths
+
+POLL_SECONDS = 0.1
+STOP_GRACE_SECONDS = 30.0  # SageMaker gives 120 s; a local host's flush is bounded well below this
 
 
 class HostLauncher(Protocol):
@@ -28,7 +35,19 @@ class HostLauncher(Protocol):
         """Start the host with stdout piped (text); stderr merged into it."""
 
     def stop(self, host: str, process: subprocess.Popen[str]) -> None:
-        """End a host that is still running."""
+        """Ask a running host to stop (SIGTERM to everything it started)."""
+
+    def kill(self, host: str, process: subprocess.Popen[str]) -> None:
+        """End a host that did not stop within the grace period."""
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """The launcher was interrupted while the job ran; the hosts are stopped and `outcome` says so."""
+
+    def __init__(self, cause: KeyboardInterrupt, outcome: JobOutcome) -> None:
+        super().__init__(cause)
+        self.cause = interruption(cause)
+        self.outcome = outcome
 
 
 def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher) -> JobOutcome:
@@ -37,76 +56,102 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher) -
     job_dir = work_dir / job_name
     hosts = host_names(request["ResourceConfig"]["InstanceCount"])
     trees = {host: lay_out_host(request, job_dir / host, host) for host in hosts}
-    started = {host: _watch(launcher.start(request, trees[host], host), host) for host in hosts}
-    processes = {host: process for host, (process, _) in started.items()}
-    deadline = time.monotonic() + request["StoppingCondition"]["MaxRuntimeInSeconds"]
+    processes: dict[str, subprocess.Popen[str]] = {}
+    streamers: list[threading.Thread] = []
+    max_runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
     try:
-        codes = {host: _wait(process, deadline) for host, process in processes.items()}
-    except KeyboardInterrupt:
-        return JobOutcome(job_name, STOPPED, "stopped by the user (Ctrl-C)")
+        for host in hosts:
+            processes[host] = launcher.start(request, trees[host], host)
+            streamers += _watch(processes[host], host)
+        failed, timed_out = _wait_for_hosts(processes, time.monotonic() + max_runtime)
+    except KeyboardInterrupt as stop:
+        cause = interruption(stop)
+        raise JobInterrupted(cause, JobOutcome(job_name, STOPPED, cause.reason)) from None
     finally:
-        _stop_all(processes, launcher)  # no-op for hosts that ended; ends the rest (Ctrl-C, timeout)
-        for _, streamer in started.values():
-            if streamer is not None:
-                streamer.join(timeout=5)
-    if any(code is None for code in codes.values()):
-        seconds = request["StoppingCondition"]["MaxRuntimeInSeconds"]
-        return JobOutcome(job_name, FAILED, f"MaxRuntimeExceeded: the job ran longer than {seconds} s")
-    failed = [host for host in hosts if codes[host] != 0]
-    if failed:
-        return JobOutcome(job_name, FAILED, _failure_reason(trees[failed[0]], failed[0], codes[failed[0]]))
+        _stop_all(processes, launcher)  # no-op for hosts that ended; ends the rest (a failure, a timeout)
+        for streamer in streamers:
+            streamer.join(timeout=5)
+    if timed_out:
+        return JobOutcome(job_name, FAILED, f"MaxRuntimeExceeded: the job ran longer than {max_runtime} s")
+    if failed is not None:
+        return JobOutcome(job_name, FAILED, _failure_reason(trees[failed], failed, processes[failed].returncode))
     output_dir = local_path(request["OutputDataConfig"]["S3OutputPath"]) / job_name / "output"
     model_artifact = _pack(trees[hosts[0]].model_dir, output_dir / "model.tar.gz")
     _pack(trees[hosts[0]].output_data_dir, output_dir / "output.tar.gz")
     return JobOutcome(job_name, COMPLETED, model_artifact=str(model_artifact))
 
 
-def _watch(process: subprocess.Popen[str], host: str) -> tuple[subprocess.Popen[str], threading.Thread | None]:
+def _wait_for_hosts(processes: dict[str, subprocess.Popen[str]], deadline: float) -> tuple[str | None, bool]:
+    """Wait until every host exited 0, one failed (its name), or the deadline passed (True)."""
+    while True:
+        codes = {host: process.poll() for host, process in processes.items()}
+        failed = next((host for host, code in codes.items() if code not in (None, 0)), None)
+        if failed is not None:
+            return failed, False
+        if all(code == 0 for code in codes.values()):
+            return None, False
+        if time.monotonic() >= deadline:
+            return None, True
+        time.sleep(POLL_SECONDS)
+
+
+def _watch(process: subprocess.Popen[str], host: str) -> list[threading.Thread]:
     """Stream a host's piped output; a host sharing the terminal (stdout not piped) needs no streamer."""
     if process.stdout is None:
-        return process, None
+        return []
     streamer = threading.Thread(target=_stream, args=(process.stdout, host), daemon=True)
     streamer.start()
-    return process, streamer
+    return [streamer]
 
 
 def _stream(pipe: IO[str], host: str) -> None:
     """Copy a host's output line by line to our stderr (stdout stays free for --output json)."""
-    for line in pipe:
-        sys.stderr.write(f"{host} | {line}")
-        sys.stderr.flush()
-
-
-def _wait(process: subprocess.Popen[str], deadline: float) -> int | None:
-    try:
-        return process.wait(timeout=max(deadline - time.monotonic(), 0.001))
-    except subprocess.TimeoutExpired:
-        return None
+    for line in pipe:  # the pipe decodes with errors="replace": one bad byte never stops the stream
+        try:
+            sys.stderr.write(f"{host} | {line}")
+            sys.stderr.flush()
+        except (OSError, ValueError):  # our own stderr is gone: keep draining so the host never blocks
+            continue
 
 
 def _stop_all(processes: dict[str, subprocess.Popen[str]], launcher: HostLauncher) -> None:
-    for host, process in processes.items():
-        if process.poll() is None:
-            launcher.stop(host, process)
-    for process in processes.values():
+    running = {host: process for host, process in processes.items() if process.poll() is None}
+    for host, process in running.items():
+        launcher.stop(host, process)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for host, process in running.items():
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=max(deadline - time.monotonic(), 0.01))
         except subprocess.TimeoutExpired:
-            process.kill()
+            launcher.kill(host, process)
             process.wait()
 
 
 def _failure_reason(paths: ContainerPaths, host: str, code: int | None) -> str:
     if paths.failure_file.exists():
         reason = paths.failure_file.read_text(encoding="utf-8", errors="replace")[:FAILURE_REASON_LIMIT].strip()
-        return f"{host}: {reason}"
+        if reason:
+            return f"{host}: {reason}"
+    if code is not None and code < 0:
+        import signal
+
+        return f"{host}: the training process was killed by {signal.Signals(-code).name}"
     return f"{host}: the training process exited with code {code} without writing a failure file"
 
 
 def _pack(directory: Path, archive: Path) -> Path:
-    """tar.gz the contents of `directory` (entries relative to it, as SageMaker packs /opt/ml/model)."""
+    """tar.gz the contents of `directory` (entries relative to it, as SageMaker packs /opt/ml/model).
+
+    Written to a temporary name and renamed: a full disk or a crash never leaves a truncated archive behind.
+    """
     archive.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive, "w:gz") as tar:
-        for entry in sorted(directory.iterdir()):
-            tar.add(entry, arcname=entry.name)
+    partial = archive.with_name(f".{archive.name}.{os.getpid()}.partial")
+    try:
+        with tarfile.open(partial, "w:gz") as tar:
+            for entry in sorted(directory.iterdir()):
+                tar.add(entry, arcname=entry.name)
+        partial.replace(archive)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return archive

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from launcher import docker
-from launcher.executors import JobOutcome
+from launcher.executors import docker
+from launcher.executors.host_env import aws_role_stand_in
 from launcher.executors.hosts import run_hosts
-from launcher.local_tree import sagemaker_environment
+from launcher.executors.tree import host_environment
+from launcher.job.outcome import JobOutcome
 from train.contract import ContainerPaths
 
 TRAIN_COMMAND = ["train"]  # what SageMaker runs: `docker run IMAGE train`
+FILE_SETTINGS = ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")  # laptop paths mean nothing in the container
 
 
 def container_name(job_name: str, host: str) -> str:
@@ -35,15 +37,19 @@ class ContainerHosts:
     shared_paths: tuple[str, ...]
 
     def start(self, request: dict[str, Any], tree: ContainerPaths, host: str) -> subprocess.Popen[str]:
-        env = sagemaker_environment(request, ContainerPaths(Path(docker.CONTAINER_BASE_DIR)), host)
+        role = {key: value for key, value in aws_role_stand_in(os.environ).items() if key not in FILE_SETTINGS}
+        env = {**role, **host_environment(request, host)}
         mounts = [(str(tree.base), docker.CONTAINER_BASE_DIR), *((path, path) for path in self.shared_paths)]
         argv = docker.run_command(self.image, container_name(self.job_name, host), env, mounts, TRAIN_COMMAND)
         return subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
+                                text=True, errors="replace", start_new_session=True)
 
     def stop(self, host: str, process: subprocess.Popen[str]) -> None:
         docker.stop(container_name(self.job_name, host))
-        process.terminate()
+
+    def kill(self, host: str, process: subprocess.Popen[str]) -> None:
+        docker.kill(container_name(self.job_name, host))
+        process.kill()
 
 
 def run_local_container(request: dict[str, Any], work_dir: Path, shared_paths: tuple[str, ...]) -> JobOutcome:

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from launcher.aws import Aws
-from launcher.executors import COMPLETED, FAILED, STOPPED, JobOutcome
+from launcher.cloud.aws import Aws
+from launcher.job.outcome import COMPLETED, FAILED, STOPPED, JobOutcome
 
 TERMINAL = {"Completed": COMPLETED, "Failed": FAILED, "Stopped": STOPPED}
 POLL_SECONDS = 15.0
