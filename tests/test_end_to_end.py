@@ -31,7 +31,7 @@ def expected_params(root: Path) -> dict[str, str]:
         "train.data.validation_file": "validation.npz", "train.model.hidden_sizes": "[128, 64]",
         "train.model.dropout": "0.1", "train.optimizer.name": "adam", "train.optimizer.lr": "0.003",
         "train.optimizer.weight_decay": "0.0", "train.optimizer.momentum": "0.9", "train.batch_size": "64",
-        "train.epochs": "20",
+        "train.epochs": "20", "train.checkpoint_every": "1",
     }
 
 

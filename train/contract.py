@@ -95,6 +95,20 @@ class ContainerPaths:
         return self.base / "checkpoints"
 
     @property
+    def record_dir(self) -> Path:
+        """What the runtime keeps for the record (metrics journal, pending marker); inside output.tar.gz."""
+        return self.output_data_dir / "smlaunch"
+
+    @property
+    def metrics_journal(self) -> Path:
+        return self.record_dir / "metrics.jsonl"
+
+    @property
+    def pending_file(self) -> Path:
+        """Present when the job ended with points (or the model) the tracker has not acknowledged."""
+        return self.record_dir / "pending.json"
+
+    @property
     def training_config_file(self) -> Path:
         return self.channel_dir(CONFIG_CHANNEL) / TRAINING_CONFIG_FILE
 

@@ -12,12 +12,12 @@ from launcher.config.params import MLFLOW_PARAM_KEY_LIMIT, MLFLOW_PARAM_VALUE_LI
 from launcher.config.spec import TRAIN_KEY, LaunchSpec
 from launcher.config.yaml_source import ConfigPath, Location, problem
 from launcher.errors import ConfigProblem
+from train.handover import handover_variables
 
 HYPERPARAMETERS_LIMIT = 100
 HYPERPARAMETER_VALUE_LIMIT = 2500
 ENVIRONMENT_VALUE_LIMIT = 512
 ENVIRONMENT_LIMIT = 100
-HANDOVER_VARIABLES = 3  # MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_ID, MLFLOW_RUN_ID
 
 
 def check_limits(spec: LaunchSpec, locate: Callable[[ConfigPath], Location]) -> list[ConfigProblem]:
@@ -36,7 +36,7 @@ def check_limits(spec: LaunchSpec, locate: Callable[[ConfigPath], Location]) -> 
     if len(spec.tracking_uri) > ENVIRONMENT_VALUE_LIMIT:
         found.append(problem(locate(("tracking", "uri")), ("tracking", "uri"),
                              f"longer than {ENVIRONMENT_VALUE_LIMIT} characters (SageMaker's Environment limit)"))
-    handover = HANDOVER_VARIABLES + (1 if spec.register_as else 0)
+    handover = len(handover_variables(bool(spec.register_as), spec.job.spot))
     if len(spec.environment) + handover > ENVIRONMENT_LIMIT:
         found.append(problem(locate(("environment",)), ("environment",),
                              f"{len(spec.environment)} variables plus smlaunch's {handover}; SageMaker takes at most "

@@ -16,7 +16,7 @@ from launcher.config.params import flatten
 from launcher.config.spec import LaunchSpec
 from launcher.config.tracking_uri import redact
 from train.contract import CONFIG_CHANNEL, DEFAULT_BASE_DIR, ContainerPaths
-from train.handover import EXPERIMENT_ID_ENV, REGISTER_AS_ENV, RUN_ID_ENV, TRACKING_URI_ENV
+from train.handover import EXPERIMENT_ID_ENV, REGISTER_AS_ENV, RESUMABLE_ENV, RUN_ID_ENV, TRACKING_URI_ENV
 
 JOB_NAME_LIMIT = 63
 TAG_VALUE_LIMIT = 256
@@ -76,6 +76,8 @@ def container_environment(spec: LaunchSpec, run: RunHandle) -> dict[str, str]:
     }
     if spec.register_as:
         handover[REGISTER_AS_ENV] = spec.register_as
+    if spec.job.spot:  # a SIGTERM is then a reclaim: the container checkpoints and keeps the run RUNNING
+        handover[RESUMABLE_ENV] = "true"
     return handover
 
 

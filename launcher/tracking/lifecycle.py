@@ -10,6 +10,7 @@ from __future__ import annotations
 from launcher.job.outcome import COMPLETED, FAILED, STOPPED, JobOutcome
 from launcher.tracking import client
 from launcher.tracking.client import TrackedRun
+from train.handover import FAILURE_TAG, failure_tag_value
 
 RUN_STATUS_FOR = {COMPLETED: "FINISHED", FAILED: "FAILED", STOPPED: "KILLED"}
 
@@ -27,7 +28,10 @@ def settle(run: TrackedRun, outcome: JobOutcome) -> str:
     wanted = RUN_STATUS_FOR.get(outcome.status)
     if wanted is not None and (status in ("RUNNING", "FINISHED") or (wanted == "FAILED" and status == "KILLED")):
         # RUNNING/FINISHED: the container could not record the end; KILLED: a host was stopped because another
-        # one failed, and the job's failure is the truth.
+        # one failed (or time ran out), and the job's failure is the truth.
         client.end_run(run, wanted, outcome.failure_reason)
         status = wanted
+    elif wanted == status == "KILLED" and outcome.failure_reason:
+        # the container saw only a SIGTERM; the launcher knows who sent it (Ctrl-C, SIGHUP, smlaunch stop)
+        client.set_tags(run, {FAILURE_TAG: failure_tag_value(outcome.failure_reason)})
     return status
