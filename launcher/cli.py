@@ -74,8 +74,11 @@ def validate(config: Path, overrides: tuple[str, ...], output: str) -> None:
 @click.option("--poll-seconds", type=click.FloatRange(min=0.1), default=None, hidden=True)
 @click.option("--debug", is_flag=True,
               help="local-process: run the host in this terminal, so breakpoint()/pdb in your task works.")
+@click.option("--interrupt-after", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help="Local modes: rehearse a spot reclaim — SIGTERM every host after SECONDS, then restart them "
+                   "on the same trees with the checkpoints kept.")
 def run(config: Path, overrides: tuple[str, ...], output: str, dry_run: bool, wait: bool,
-        poll_seconds: float | None, debug: bool) -> None:
+        poll_seconds: float | None, debug: bool, interrupt_after: float | None) -> None:
     """Validate CONFIG, create the MLflow run and start the training job."""
     from launcher.config.loader import load_launch_spec
 
@@ -85,9 +88,13 @@ def run(config: Path, overrides: tuple[str, ...], output: str, dry_run: bool, wa
         return
     if debug and spec.mode != "local-process":
         raise click.UsageError("--debug is for mode local-process; use `smlaunch shell` for the image")
+    if interrupt_after is not None and not spec.is_local:
+        raise click.UsageError("--interrupt-after rehearses a reclaim locally; on SageMaker, spot does it for real")
     from launcher.commands.launch import launch
 
-    _finish(launch(spec, Path.cwd(), wait=wait, poll_seconds=poll_seconds, interactive=debug).as_dict(), output)
+    result = launch(spec, Path.cwd(), wait=wait, poll_seconds=poll_seconds, interactive=debug,
+                    interrupt_after=interrupt_after)
+    _finish(result.as_dict(), output)
 
 
 def _dry_run(spec: Any, output: str) -> None:

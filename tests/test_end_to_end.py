@@ -25,7 +25,7 @@ def expected_params(root: Path) -> dict[str, str]:
         "sagemaker.max_runtime_seconds": "900", "sagemaker.output_path": f"{root}/outputs",
         "sagemaker.remote_debug": "false",
         "channels.training.uri": f"{root}/data/digits", "channels.training.input_mode": "File",
-        "tags.project": "smlaunch-example", "local.work_dir": f"{root}/.smlaunch/jobs",
+        "tags.project": "smlaunch-example", "local.work_dir": f"{root}/.smlaunch/jobs", "local.keep_jobs": "10",
         "train.task": "train.digits.task:run", "train.seed": "42", "train.num_threads": "1",
         "train.data.channel": "training", "train.data.train_file": "train.npz",
         "train.data.validation_file": "validation.npz", "train.model.hidden_sizes": "[128, 64]",

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO, Project
 
@@ -46,12 +47,19 @@ def test_reproduce_from_an_empty_directory_gives_identical_params_and_metrics(
     client = MlflowClient(tracking_uri=project.tracking_uri)
     first, second = client.get_run(report["run_id"]), client.get_run(again["run_id"])
     assert second.info.status == "FINISHED"
-    assert second.data.params == first.data.params
+    rerooted = {"local.work_dir": str(tmp_path / ".smlaunch/jobs"), "sagemaker.output_path": str(tmp_path / "outputs")}
+    assert second.data.params == {**first.data.params, **rerooted}  # the original machine's dirs, re-rooted here
+    assert first.data.params["local.work_dir"] == str(project.root / ".smlaunch/jobs")
+    assert (tmp_path / "outputs" / again["job_name"] / "output/model.tar.gz").is_file()
     assert second.data.metrics == first.data.metrics  # bit-identical floats on CPU
     assert second.data.tags["launcher.reproduced_from"] == report["run_id"]
-    resolved = [Path(client.download_artifacts(run.info.run_id, "config/resolved.yaml", str(tmp_path / name)))
-                .read_text() for run, name in ((first, "a"), (second, "b"))]
-    assert resolved[0] == resolved[1]  # rebuilt from the run alone, the resolved config is the same
+    resolved = [yaml.safe_load(Path(client.download_artifacts(run.info.run_id, "config/resolved.yaml",
+                                                              str(tmp_path / name))).read_text())
+                for run, name in ((first, "a"), (second, "b"))]
+    for config in resolved:
+        config["local"].pop("work_dir")
+        config["sagemaker"].pop("output_path")
+    assert resolved[0] == resolved[1]  # rebuilt from the run alone, everything else is the same
 
 
 def test_strict_refuses_when_the_source_tree_differs(original: tuple[Project, dict], tmp_path: Path) -> None:
@@ -88,3 +96,15 @@ def test_unknown_run_is_a_clear_error(original: tuple[Project, dict], tmp_path: 
     assert done.returncode == 1
     assert f"run {'0' * 32} not found" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_cloud_runs_locations_are_re_rooted_for_a_local_reproduction() -> None:
+    from launcher.commands.reproduce import re_root
+
+    cloud = {"tracking": {"uri": "http://mlflow.internal:5000"}, "local": {"work_dir": "/home/ana/.smlaunch/jobs"},
+             "sagemaker": {"output_path": "s3://bucket/outputs", "instance_count": 1}}
+    local = re_root(cloud, "sqlite:////here/mlflow.db", "local-process")
+    assert local["sagemaker"] == {"output_path": "outputs", "instance_count": 1}  # never a folder named `s3:`
+    assert local["local"] == {} and local["tracking"]["uri"] == "sqlite:////here/mlflow.db"
+    assert re_root(cloud, "http://mlflow.internal:5000", "sagemaker")["sagemaker"]["output_path"] == \
+        "s3://bucket/outputs"

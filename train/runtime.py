@@ -6,8 +6,8 @@ try/except separates the endings, and none of them is left to MLflow's exit hook
   the task (or setup) raised   → /opt/ml/output/failure (reason first: SageMaker shows its first 1024
                                  characters as FailureReason), run FAILED with the reason, exit 1
   SIGTERM (StopTrainingJob, MaxRuntimeInSeconds, a spot reclaim, Ctrl-C locally)
-                               → a resumable job with a checkpoint keeps its run RUNNING for the restart;
-                                 otherwise failure file + run KILLED; exit 143
+                               → a resumable (spot) job keeps its run RUNNING for the restart, which resumes
+                                 from the last checkpoint; otherwise failure file + run KILLED; exit 143
 The failure path cannot fail in turn: each step is guarded, and the failure file is written whatever the
 exception's text holds. The task itself (data + model) lives elsewhere and knows nothing of this.
 """
@@ -130,8 +130,9 @@ def run_job(paths: ContainerPaths) -> int:
         tracker.finish()
         return 0
     except Terminated as stop:
-        if os.environ.get(RESUMABLE_ENV) == "true" and checkpoints.exists():
-            warn(f"{stop.reason}; checkpoint at step {checkpoints.saved_step} kept, the restarted job resumes")
+        if os.environ.get(RESUMABLE_ENV) == "true":  # a spot reclaim: SageMaker restarts the job
+            kept = f"checkpoint of step {checkpoints.saved_step} kept" if checkpoints.exists() else "no checkpoint yet"
+            warn(f"{stop.reason}; {kept}: the restarted job resumes this run")
             tracker.suspend()
         else:
             tracker.fail(write_failure(paths, stop), killed=True)

@@ -93,6 +93,8 @@ class RunTracker:
     def _resume(self) -> None:
         client = self._mlflow()
         run = client.get_run(self.run_id)
+        if INTERRUPTED_TAG in run.data.tags:  # a reclaim before the first checkpoint is a restart too
+            self.restarts = 1
         if self.restarts:
             self.restarts = int(run.data.tags.get(RESTARTS_TAG, "0")) + 1
             self._sender.skip = metrics.logged_steps(

@@ -126,13 +126,15 @@ class Aws:
         Config files are small: one PutObject each beats the managed transfer's thread pool start-up.
         """
         bucket, prefix = split_s3_uri(prefix_uri.rstrip("/"))
-        uris = []
+        uris: list[str] = []
         for path, relative in files:
             key = f"{prefix}/{relative}" if prefix else relative
             try:
                 self.client("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
             except Exception as error:
-                raise AwsError(f"cannot upload {path.name} to s3://{bucket}/{key}: {error}") from error
+                self.delete_objects(uris)  # all or nothing: no half-uploaded config set is left behind
+                raise AwsError(f"cannot upload {path.name} to s3://{bucket}/{key} ({_code(error)}): nothing was "
+                               "left on S3") from error
             uris.append(f"s3://{bucket}/{key}")
         return uris
 
@@ -167,15 +169,33 @@ class Aws:
 
     # SageMaker ----------------------------------------------------------------------------------------------
     def create_training_job(self, request: dict[str, Any]) -> str:
-        from botocore.exceptions import ClientError, ParamValidationError
+        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
         try:
             return str(self.client("sagemaker").create_training_job(**request)["TrainingJobArn"])
         except ParamValidationError as error:
             raise AwsError(f"the request does not match SageMaker's API: {error}") from error
         except ClientError as error:
+            server_side = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+            if server_side or _code(error) == "ResourceInUse":  # maybe created; a retry then finds it
+                return self._created_anyway(request, error)
             message = error.response.get("Error", {}).get("Message", str(error))
             raise AwsError(f"SageMaker rejected the job ({_code(error)}): {message}") from error
+        except BotoCoreError as error:  # timeout, connection lost: did the request arrive?
+            return self._created_anyway(request, error)
+
+    def _created_anyway(self, request: dict[str, Any], error: Exception) -> str:
+        """After an ambiguous answer to CreateTrainingJob, ask whether the job exists, and is this launch's
+        (its Environment names this run); only then is the launch called failed."""
+        try:
+            job = self.describe_training_job(request["TrainingJobName"])
+        except AwsError:
+            raise AwsError(f"CreateTrainingJob failed ({_code(error)}) and no job "
+                           f"{request['TrainingJobName']} exists: {error}") from error
+        ours = job.get("Environment", {}).get("MLFLOW_RUN_ID") == request["Environment"]["MLFLOW_RUN_ID"]
+        if not ours and "Environment" in job:
+            raise AwsError(f"a job named {request['TrainingJobName']} already exists and belongs to another run")
+        return str(job["TrainingJobArn"])
 
     def _sagemaker(self, operation: str, failure: str, **arguments: Any) -> dict[str, Any]:
         """Call a SageMaker operation; an API error becomes AwsError("<failure> (<code>)")."""

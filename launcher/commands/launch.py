@@ -24,7 +24,8 @@ from launcher.config.spec import LaunchSpec
 from launcher.errors import interruption
 from launcher.executors import execute
 from launcher.executors.hosts import JobInterrupted
-from launcher.job.outcome import IN_PROGRESS, JobOutcome
+from launcher.executors.tree import prune_job_trees
+from launcher.job.outcome import IN_PROGRESS, OUTCOME_FILE, JobOutcome
 from launcher.job.request import build_request, config_location, make_job_name
 from launcher.job.staging import stage_configs
 from launcher.preflight.checks import PreflightError, PreflightReport, run_preflight
@@ -39,7 +40,7 @@ from launcher.tracking.tags import image_tags, job_tags, run_tags
 
 def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: bool = False,
            poll_seconds: float | None = None, interactive: bool = False,
-           extra_tags: Mapping[str, str] | None = None) -> LaunchResult:
+           extra_tags: Mapping[str, str] | None = None, interrupt_after: float | None = None) -> LaunchResult:
     """Check, create the run, start the job; wait for local jobs (and cloud ones with `wait`); settle the run."""
     aws = Aws(spec.job.region) if spec.mode == "sagemaker" else None
     client.preload_mlflow()  # overlaps the ~1 s import with pre-flight and provenance
@@ -51,6 +52,7 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
                            {**run_tags(spec, provenance), **(extra_tags or {})})
     uploaded: list[str] = []
     try:
+        prune_job_trees(spec.work_dir, spec.keep_jobs)
         job_name = make_job_name(spec.experiment, run.run_id, datetime.now(UTC))
         staging = spec.work_dir / job_name / "config"
         staged = stage_configs(spec, staging)
@@ -62,13 +64,15 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
         if aws is None:
             record_launch(run, spec, provenance, None, staging, tags)
             shared = tracking_uri.local_store_paths(run.tracking_uri, client.experiment_artifact_dir(run))
-            outcome = execute(spec.mode, request, spec.work_dir, shared, interactive)
-            return LaunchResult(run, job_name, settle(run, outcome), outcome, request)
-        check_request(request, aws)
-        uploaded = aws.upload([(path, path.relative_to(staging).as_posix()) for path in staged], config_uri)
-        submitted_at = time.time()
-        job_arn = aws.create_training_job(request)
+            outcome = execute(spec.mode, request, spec.work_dir, shared, interactive, interrupt_after)
+            outcome.save(spec.work_dir / job_name / OUTCOME_FILE)  # `smlaunch status` can settle it later
+        else:
+            check_request(request, aws)
+            uploaded = aws.upload([(path, path.relative_to(staging).as_posix()) for path in staged], config_uri)
+            submitted_at = time.time()
+            job_arn = aws.create_training_job(request)
     except JobInterrupted as stopped:  # the hosts are stopped; the run ends KILLED, the launcher exits 128+N
+        stopped.outcome.save(spec.work_dir / job_name / OUTCOME_FILE)
         _guarded(settle, run, stopped.outcome)
         raise stopped.cause from None
     except BaseException as error:
@@ -76,6 +80,8 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
         if aws is not None:
             aws.delete_objects(uploaded)
         raise
+    if aws is None:  # the job has ended; if the tracker cannot hear it now, the error says how to settle later
+        return LaunchResult(run, job_name, settle(run, outcome), outcome, request)
     try:  # the job is running: what is left only records it, so a failure here must not fail the launch
         record_launch(run, spec, provenance, aws, staging, tags)
     except Exception as error:

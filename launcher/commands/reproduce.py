@@ -31,6 +31,18 @@ class ReproduceRefused(LauncherError):
     exit_code = 2
 
 
+def re_root(resolved: dict[str, Any], tracking_uri: str, mode: str) -> dict[str, Any]:
+    """The resolved config with the original machine's locations replaced by this machine's: the store is the
+    one the run was read from, the work dir the default under the current directory, and a local job's
+    outputs go to ./outputs (a cloud run's s3:// output path is never turned into a local folder)."""
+    job = {key: dict(value) if isinstance(value, dict) else value for key, value in resolved.items()}
+    job["tracking"] = {**job.get("tracking", {}), "uri": tracking_uri}
+    job["local"] = {key: value for key, value in job.get("local", {}).items() if key != "work_dir"}
+    if mode != "sagemaker":
+        job["sagemaker"] = {**job.get("sagemaker", {}), "output_path": "outputs"}
+    return job
+
+
 def rebuild_configs(resolved: dict[str, Any], directory: Path) -> Path:
     """Write the resolved config back as a job file + training file under `directory`; return the job file.
 
@@ -86,7 +98,8 @@ def reproduce(run_id: str, tracking_uri: str, cwd: Path, mode: str | None = None
         resolved_file = tracking.download_artifact(tracking_uri, run_id,
                                                    f"{CONFIG_ARTIFACT_DIR}/{RESOLVED_CONFIG_FILE}", Path(scratch))
         resolved = yaml.safe_load(resolved_file.read_text(encoding="utf-8"))
-        job_file = rebuild_configs(resolved, Path(scratch) / "configs")
+        job_file = rebuild_configs(re_root(resolved, tracking_uri, target_mode or "local-process"),
+                                   Path(scratch) / "configs")
         spec = load_launch_spec(job_file, [*pinned, *overrides], cwd=cwd)
         marks = {
             "launcher.reproduced_from": run_id,

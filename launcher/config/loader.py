@@ -175,4 +175,5 @@ def _build_spec(
         resolved=freeze({**job, TRAIN_KEY: training}),
         sources=sources,
         register_as=job["tracking"].get("register_as"),
+        keep_jobs=job["local"]["keep_jobs"],
     )

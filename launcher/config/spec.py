@@ -78,6 +78,7 @@ class LaunchSpec:
     resolved: Mapping[str, Any]
     sources: ConfigSources
     register_as: str | None = None
+    keep_jobs: int = 10
 
     @property
     def is_local(self) -> bool:

@@ -25,11 +25,16 @@ from launcher.job.outcome import COMPLETED, FAILED, STOPPED, JobOutcome
 from train.contract import FAILURE_REASON_LIMIT, ContainerPaths
 
 POLL_SECONDS = 0.1
+TERMINATED_CODES = (143, -15)  # the container's exit after SIGTERM, or the signal itself
 STOP_GRACE_SECONDS = 30.0  # SageMaker gives 120 s; a local host's flush is bounded well below this
 
 
 class HostLauncher(Protocol):
     """Starts one host of a job (its tree is laid out) and stops it early when asked."""
+
+    @property
+    def mounts_channels(self) -> bool:
+        """True when the host sees the channels through read-only mounts (no copies in its tree)."""
 
     def start(self, request: dict[str, Any], tree: ContainerPaths, host: str) -> subprocess.Popen[str]:
         """Start the host with stdout piped (text); stderr merged into it."""
@@ -39,6 +44,9 @@ class HostLauncher(Protocol):
 
     def kill(self, host: str, process: subprocess.Popen[str]) -> None:
         """End a host that did not stop within the grace period."""
+
+    def reap(self, host: str, process: subprocess.Popen[str]) -> None:
+        """After a host's main process ended: end whatever it left running (a container's end does that)."""
 
 
 class JobInterrupted(KeyboardInterrupt):
@@ -50,35 +58,62 @@ class JobInterrupted(KeyboardInterrupt):
         self.outcome = outcome
 
 
-def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher) -> JobOutcome:
-    """Lay out every host, run them concurrently with live, host-prefixed output, then pack the outputs."""
+def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
+              interrupt_after: float | None = None) -> JobOutcome:
+    """Lay out every host, run them concurrently with live, host-prefixed output, then pack the outputs.
+
+    `interrupt_after` rehearses a spot reclaim: that many seconds after the hosts start, every host gets
+    SIGTERM (and SageMaker's grace), then all restart on the same trees, checkpoints kept, once.
+    """
     job_name = request["TrainingJobName"]
-    job_dir = work_dir / job_name
     hosts = host_names(request["ResourceConfig"]["InstanceCount"])
-    trees = {host: lay_out_host(request, job_dir / host, host) for host in hosts}
+    trees = {host: lay_out_host(request, work_dir / job_name / host, host, copy_channels=not launcher.mounts_channels)
+             for host in hosts}
     processes: dict[str, subprocess.Popen[str]] = {}
     streamers: list[threading.Thread] = []
     max_runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
-    try:
+    deadline = time.monotonic() + max_runtime
+    primary_output = str(trees[hosts[0]].output_data_dir)
+
+    def start_all() -> None:
         for host in hosts:
             processes[host] = launcher.start(request, trees[host], host)
-            streamers += _watch(processes[host], host)
-        failed, timed_out = _wait_for_hosts(processes, time.monotonic() + max_runtime)
+            streamers.extend(_watch(processes[host], host))
+
+    try:
+        start_all()
+        print(f"smlaunch: {job_name}: {len(hosts)} host(s) started", file=sys.stderr, flush=True)
+        if interrupt_after is not None:
+            failed, reached = _wait_for_hosts(processes, min(deadline, time.monotonic() + interrupt_after))
+            if failed is None and reached and time.monotonic() < deadline:  # the reclaim
+                print(f"smlaunch: rehearsing a spot reclaim after {interrupt_after:g} s: SIGTERM to every host, "
+                      "then a restart on the same trees (checkpoints kept)", file=sys.stderr, flush=True)
+                _stop_all(processes, launcher)
+                for host, process in processes.items():
+                    launcher.reap(host, process)
+                start_all()
+        failed, timed_out = _wait_for_hosts(processes, deadline)
     except KeyboardInterrupt as stop:
         cause = interruption(stop)
-        raise JobInterrupted(cause, JobOutcome(job_name, STOPPED, cause.reason)) from None
+        raise JobInterrupted(cause, JobOutcome(job_name, STOPPED, cause.reason, output_data=primary_output)) \
+            from None
     finally:
         _stop_all(processes, launcher)  # no-op for hosts that ended; ends the rest (a failure, a timeout)
+        for host, process in processes.items():
+            launcher.reap(host, process)
         for streamer in streamers:
             streamer.join(timeout=5)
     if timed_out:
-        return JobOutcome(job_name, FAILED, f"MaxRuntimeExceeded: the job ran longer than {max_runtime} s")
+        return JobOutcome(job_name, FAILED, f"MaxRuntimeExceeded: the job ran longer than {max_runtime} s",
+                          output_data=primary_output)
     if failed is not None:
-        return JobOutcome(job_name, FAILED, _failure_reason(trees[failed], failed, processes[failed].returncode))
+        code = processes[failed].returncode
+        ending = STOPPED if code in TERMINATED_CODES else FAILED  # a SIGTERM from outside stops, not fails
+        return JobOutcome(job_name, ending, _failure_reason(trees[failed], failed, code), output_data=primary_output)
     output_dir = local_path(request["OutputDataConfig"]["S3OutputPath"]) / job_name / "output"
     model_artifact = _pack(trees[hosts[0]].model_dir, output_dir / "model.tar.gz")
     _pack(trees[hosts[0]].output_data_dir, output_dir / "output.tar.gz")
-    return JobOutcome(job_name, COMPLETED, model_artifact=str(model_artifact))
+    return JobOutcome(job_name, COMPLETED, model_artifact=str(model_artifact), output_data=primary_output)
 
 
 def _wait_for_hosts(processes: dict[str, subprocess.Popen[str]], deadline: float) -> tuple[str | None, bool]:

@@ -16,7 +16,7 @@ from typing import Any
 from launcher.executors import docker
 from launcher.executors.host_env import aws_role_stand_in
 from launcher.executors.hosts import run_hosts
-from launcher.executors.tree import host_environment
+from launcher.executors.tree import channel_source, host_environment
 from launcher.job.outcome import JobOutcome
 from train.contract import ContainerPaths
 
@@ -35,11 +35,16 @@ class ContainerHosts:
     image: str
     job_name: str
     shared_paths: tuple[str, ...]
+    mounts_channels: bool = True  # the user's data is mounted read-only: the job can read it, never write it
 
     def start(self, request: dict[str, Any], tree: ContainerPaths, host: str) -> subprocess.Popen[str]:
         role = {key: value for key, value in aws_role_stand_in(os.environ).items() if key not in FILE_SETTINGS}
         env = {**role, **host_environment(request, host)}
-        mounts = [(str(tree.base), docker.CONTAINER_BASE_DIR), *((path, path) for path in self.shared_paths)]
+        data = ContainerPaths(Path(docker.CONTAINER_BASE_DIR))
+        channels = [(str(channel_source(channel)), f"{data.channel_dir(channel['ChannelName'])}:ro")
+                    for channel in request["InputDataConfig"]]
+        mounts = [(str(tree.base), docker.CONTAINER_BASE_DIR), *channels,
+                  *((path, path) for path in self.shared_paths)]
         argv = docker.run_command(self.image, container_name(self.job_name, host), env, mounts, TRAIN_COMMAND)
         return subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, errors="replace", start_new_session=True)
@@ -47,11 +52,16 @@ class ContainerHosts:
     def stop(self, host: str, process: subprocess.Popen[str]) -> None:
         docker.stop(container_name(self.job_name, host))
 
+    def reap(self, host: str, process: subprocess.Popen[str]) -> None:
+        """Nothing to do: `docker run --rm` removes the container, and everything in it, when its process ends."""
+
     def kill(self, host: str, process: subprocess.Popen[str]) -> None:
         docker.kill(container_name(self.job_name, host))
         process.kill()
 
 
-def run_local_container(request: dict[str, Any], work_dir: Path, shared_paths: tuple[str, ...]) -> JobOutcome:
+def run_local_container(request: dict[str, Any], work_dir: Path, shared_paths: tuple[str, ...],
+                        interrupt_after: float | None = None) -> JobOutcome:
     image = request["AlgorithmSpecification"]["TrainingImage"]
-    return run_hosts(request, work_dir, ContainerHosts(image, request["TrainingJobName"], shared_paths))
+    return run_hosts(request, work_dir, ContainerHosts(image, request["TrainingJobName"], shared_paths),
+                     interrupt_after)

@@ -28,6 +28,7 @@ class ProcessHosts:
     """Starts hosts as subprocesses."""
 
     interactive: bool = False
+    mounts_channels: bool = False  # channels are copied (reflinked where possible) into each tree
 
     def start(self, request: dict[str, Any], tree: ContainerPaths, host: str) -> subprocess.Popen[str]:
         env = process_environment(request, tree, host, os.environ, self.interactive)
@@ -43,6 +44,11 @@ class ProcessHosts:
     def kill(self, host: str, process: subprocess.Popen[str]) -> None:
         self._signal(process, signal.SIGKILL)
 
+    def reap(self, host: str, process: subprocess.Popen[str]) -> None:
+        """Helpers the task started outlive it in its process group; a container's end would take them along."""
+        if not self.interactive:
+            self._signal(process, signal.SIGKILL)
+
     def _signal(self, process: subprocess.Popen[str], signum: int) -> None:
         with contextlib.suppress(ProcessLookupError):  # it has just ended by itself
             if self.interactive:
@@ -51,7 +57,8 @@ class ProcessHosts:
                 os.killpg(process.pid, signum)
 
 
-def run_local_process(request: dict[str, Any], work_dir: Path, interactive: bool = False) -> JobOutcome:
+def run_local_process(request: dict[str, Any], work_dir: Path, interactive: bool = False,
+                      interrupt_after: float | None = None) -> JobOutcome:
     if interactive and request["ResourceConfig"]["InstanceCount"] != 1:
         raise ExecutionError("--debug runs one host in this terminal: set sagemaker.instance_count=1")
-    return run_hosts(request, work_dir, ProcessHosts(interactive))
+    return run_hosts(request, work_dir, ProcessHosts(interactive), interrupt_after)

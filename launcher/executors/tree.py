@@ -6,8 +6,8 @@ SAGEMAKER_BASE_DIR at it; `local-container` mounts the same tree at /opt/ml.
 
 from __future__ import annotations
 
+import fcntl
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -57,8 +57,9 @@ def input_data_config(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def lay_out_host(request: dict[str, Any], base: Path, host: str) -> ContainerPaths:
-    """Create the /opt/ml tree for `host` under `base`: config JSON files, channel data, empty output dirs."""
+def lay_out_host(request: dict[str, Any], base: Path, host: str, copy_channels: bool = True) -> ContainerPaths:
+    """Create the /opt/ml tree for `host` under `base`: config JSON files, channel data (unless the executor
+    mounts it read-only instead), empty output dirs."""
     paths = ContainerPaths(base)
     for directory in (paths.input_config_dir, paths.data_dir, paths.model_dir, paths.output_data_dir,
                       paths.checkpoints_dir):
@@ -67,9 +68,17 @@ def lay_out_host(request: dict[str, Any], base: Path, host: str) -> ContainerPat
     _write_json(paths.resource_config_file, resource_config(request, host))
     _write_json(paths.input_data_config_file, input_data_config(request))
     for channel in request["InputDataConfig"]:
-        source = local_path(channel["DataSource"]["S3DataSource"]["S3Uri"])
-        _materialize(source, paths.channel_dir(channel["ChannelName"]))
+        target = paths.channel_dir(channel["ChannelName"])
+        if copy_channels:
+            _materialize(channel_source(channel), target)
+        else:
+            target.mkdir(parents=True, exist_ok=True)  # the mount point
     return paths
+
+
+def channel_source(channel: dict[str, Any]) -> Path:
+    """The local directory (or file) a channel of the request reads."""
+    return local_path(channel["DataSource"]["S3DataSource"]["S3Uri"])
 
 
 def host_environment(request: dict[str, Any], host: str) -> dict[str, str]:
@@ -90,16 +99,38 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def _materialize(source: Path, target: Path) -> None:
-    """Copy a channel's data in; hard links where the file system allows (input is read-only by contract)."""
+    """Put a channel's data in the tree as the job's own copy: the user's files can never be written through
+    it (no hard links). Copies are reflinks where the file system can share blocks (btrfs, XFS): instant and
+    free until written; elsewhere plain copies."""
     if source.is_dir():
-        shutil.copytree(source, target, copy_function=_link_or_copy, dirs_exist_ok=True)
+        shutil.copytree(source, target, copy_function=clone_or_copy, dirs_exist_ok=True)
     else:
         target.mkdir(parents=True, exist_ok=True)
-        _link_or_copy(str(source), str(target / source.name))
+        clone_or_copy(str(source), str(target / source.name))
 
 
-def _link_or_copy(source: str, target: str) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
+FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+
+
+def clone_or_copy(source: str, target: str) -> str:
+    """A copy-on-write clone of `source` at `target` when the file system supports it, else a copy."""
+    with open(source, "rb") as reading, open(target, "wb") as writing:
+        try:
+            fcntl.ioctl(writing.fileno(), FICLONE, reading.fileno())
+        except OSError:  # not supported here (ext4, tmpfs, across file systems): copy the bytes
+            shutil.copyfileobj(reading, writing, 1 << 20)
+    shutil.copystat(source, target)
+    return target
+
+
+def prune_job_trees(work_dir: Path, keep: int) -> list[Path]:
+    """Remove all but the newest `keep` - 1 job trees under `work_dir` (room for the job about to start)."""
+    if not work_dir.is_dir():
+        return []
+    jobs = [entry for entry in work_dir.iterdir()
+            if entry.is_dir() and ((entry / "config").is_dir() or (entry / "algo-1").is_dir())]
+    jobs.sort(key=lambda entry: entry.stat().st_mtime, reverse=True)
+    removed = jobs[max(keep - 1, 0):]
+    for entry in removed:
+        shutil.rmtree(entry, ignore_errors=True)
+    return removed

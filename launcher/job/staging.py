@@ -9,7 +9,7 @@ Layout, identical in the channel, on S3 and under the run's `config/` artifacts:
 
 from __future__ import annotations
 
-import shutil
+import os
 from pathlib import Path
 
 import yaml
@@ -21,15 +21,22 @@ RESOLVED_CONFIG_FILE = "resolved.yaml"
 CONFIG_ARTIFACT_DIR = "config"
 
 
+PRIVATE = 0o600  # staged copies are the user's configs: readable by the user only
+
+
+def _private(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+
+
 def _dump(data: object, path: Path) -> None:
-    with path.open("w", encoding="utf-8") as handle:
+    with open(_private(path), "w", encoding="utf-8") as handle:
         yaml.safe_dump(thaw(data), handle, sort_keys=False, default_flow_style=False)
 
 
 def stage_configs(spec: LaunchSpec, directory: Path) -> list[Path]:
     """Write the staged config files into `directory` (created) and return them."""
-    (directory / "job").mkdir(parents=True, exist_ok=True)
-    (directory / "train").mkdir(exist_ok=True)
+    (directory / "job").mkdir(parents=True, exist_ok=True, mode=0o700)
+    (directory / "train").mkdir(exist_ok=True, mode=0o700)
     _dump(spec.training, directory / TRAINING_CONFIG_FILE)
     _dump(spec.resolved, directory / RESOLVED_CONFIG_FILE)
     copies = _copy_all(spec.sources.job_files, directory / "job")
@@ -44,5 +51,6 @@ def _copy_all(files: tuple[Path, ...], target: Path) -> list[Path]:
         repeated = any(other.name == source.name for other in files[index + 1 :])
         name = f"{index}-{source.name}" if repeated else source.name
         copies.append(target / name)
-        shutil.copyfile(source, copies[-1])
+        with open(_private(copies[-1]), "wb") as handle:
+            handle.write(source.read_bytes())
     return copies

@@ -59,7 +59,7 @@ def preload_mlflow() -> None:
     _preloading.append(thread)
 
 
-def _describe(error: BaseException, uri: str) -> str:
+def describe_error(error: BaseException, uri: str) -> str:
     """A one-line reason for an MLflow failure, with the advice a user needs for the common ones."""
     shown = tracking_uri.redact(uri)
     text = str(getattr(error, "message", None) or error).strip().splitlines()[0] if str(error).strip() else ""
@@ -82,7 +82,7 @@ def _mlflow_errors(uri: str) -> Iterator[None]:
     except TrackingError:
         raise
     except Exception as error:
-        raise TrackingError(_describe(error, uri)) from error
+        raise TrackingError(describe_error(error, uri)) from error
 
 
 @cache
@@ -100,7 +100,8 @@ def _client(uri: str, create: bool = False) -> MlflowClient:
     (created and migrated, if new) under a lock on its directory, so parallel first launches do not race."""
     database = tracking_uri.sqlite_file(uri)
     if database is None or uri in _opened_stores:
-        return _open(uri)
+        with _mlflow_errors(uri):
+            return _open(uri)
     if not database.exists():
         if not create:
             raise TrackingError(f"no MLflow store at {database}: check --tracking-uri (or MLFLOW_TRACKING_URI)")
@@ -108,8 +109,8 @@ def _client(uri: str, create: bool = False) -> MlflowClient:
     directory = os.open(database.parent, os.O_RDONLY)
     try:
         fcntl.flock(directory, fcntl.LOCK_EX)  # released when the descriptor closes
-        client = _open(uri)
         with _mlflow_errors(uri):
+            client = _open(uri)
             client.search_experiments(max_results=1)  # creates and migrates a new store, here, under the lock
     finally:
         os.close(directory)
@@ -212,9 +213,9 @@ def get_run(uri: str, run_id: str) -> Any:
     except MlflowException as error:
         if getattr(error, "error_code", "") == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(error).lower():
             raise TrackingError(f"run {run_id} not found at {tracking_uri.redact(uri)}") from error
-        raise TrackingError(_describe(error, uri)) from error
+        raise TrackingError(describe_error(error, uri)) from error
     except Exception as error:
-        raise TrackingError(_describe(error, uri)) from error
+        raise TrackingError(describe_error(error, uri)) from error
 
 
 def log_text(run: TrackedRun, text: str, artifact_file: str) -> None:

@@ -1,0 +1,84 @@
+"""A tracker outage costs no training and no points: a real MLflow server behind a proxy that drops, fails and
+goes down, and a job that logs 1,000 points through it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Project
+from tests.faults import DROP, FORWARD, Action, FaultProxy, Request, status
+
+CHATTY_TASK = """
+import time
+import torch
+
+def run(ctx):
+    torch.set_num_threads(1)
+    a = torch.randn(256, 256) / 16
+    started = time.perf_counter()
+    for step in range(1, 1001):
+        for _ in range(10):
+            a = torch.tanh(a @ a)
+        ctx.tracker.log_metrics({"loss": float(a.abs().mean()) + step}, step=step)
+    (ctx.paths.output_data_dir / "loop_seconds").write_text(str(time.perf_counter() - started))
+"""
+
+
+class Outage:
+    """Faults for the metrics path: every 3rd log-batch dropped, every 5th answered 503, and everything down for
+    `seconds` starting one second after the first log-batch arrives."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.first_batch: float | None = None
+        self.batches = 0
+
+    def __call__(self, request: Request) -> Action:
+        now = time.monotonic()
+        if request.path.endswith("/runs/log-batch"):
+            self.batches += 1
+            self.first_batch = self.first_batch or now
+            if self.batches % 3 == 0:
+                return DROP
+            if self.batches % 5 == 0:
+                return status(503, b'{"error_code": "TEMPORARILY_UNAVAILABLE"}')
+        if self.first_batch is not None and 1.0 <= now - self.first_batch < 1.0 + self.seconds:
+            return DROP
+        return FORWARD
+
+
+def chatty_run(project: Project, tracking: str) -> tuple[dict, float]:
+    project.write("plugins/chatty.py", CHATTY_TASK)
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", f"tracking.uri={tracking}",
+                              "--set", "train.task=chatty:run", "--set",
+                              f"environment.PYTHONPATH={project.root / 'plugins'}", timeout=600)
+    assert result.code == 0, result.stderr[-3000:]
+    report = result.json()
+    tree = project.root / ".smlaunch/jobs" / report["job_name"] / "algo-1"
+    return report, float(Path(tree / "output/data/loop_seconds").read_text())
+
+
+@pytest.mark.timeout(900)
+def test_a_run_through_drops_errors_and_an_outage_keeps_every_point_and_its_pace(project: Project,
+                                                                                  mlflow_url: str) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_url)
+    with FaultProxy(mlflow_url) as calm:
+        baseline, calm_seconds = chatty_run(project, calm.url)
+    outage = Outage(seconds=6.0)
+    with FaultProxy(mlflow_url, outage) as faulty:
+        report, faulty_seconds = chatty_run(project, faulty.url)
+        kinds = [kind for _, _, path, kind in faulty.log if path.endswith("log-batch")]
+    assert "drop" in kinds and "status" in kinds  # the faults happened
+    assert any(kind == "drop" for _, _, path, kind in faulty.log if not path.endswith("log-batch"))  # the outage
+    for finished in (baseline, report):
+        run = client.get_run(finished["run_id"])
+        assert run.info.status == "FINISHED"
+        history = client.get_metric_history(finished["run_id"], "loss")
+        assert sorted(point.step for point in history) == list(range(1, 1001))  # exactly 1,000, none twice
+    print(f"training loop: {calm_seconds:.2f} s calm, {faulty_seconds:.2f} s through the faults")
+    assert faulty_seconds < 1.10 * calm_seconds, (faulty_seconds, calm_seconds)
