@@ -87,3 +87,22 @@ def test_fastfile_channels_are_files_locally(project: Project) -> None:
     assert channels["training"]["TrainingInputMode"] == "FastFile"
     assert sorted(p.name for p in (tree / "input/data/training").iterdir()) == ["train.npz", "validation.npz"]
     assert report["status"] == "FINISHED"
+
+
+def test_the_first_host_to_fail_stops_the_others_and_names_itself(project: Project) -> None:
+    task = ("import time\n"
+            "def run(ctx):\n"
+            "    if ctx.env.current_host == 'algo-2':\n"
+            "        raise RuntimeError('algo-2 cannot start')\n"
+            "    time.sleep(600)  # algo-1 would wait for algo-2 forever\n")
+    started = time.monotonic()
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "sagemaker.instance_count=2",
+                              *plugin_args(project, "half", task))
+    assert time.monotonic() - started < 60
+    assert result.code == 1
+    report = result.json()
+    assert report["status"] == "FAILED"
+    assert report["failure_reason"].startswith("algo-2: RuntimeError: algo-2 cannot start")
+    (run,) = project.runs()
+    assert run.info.status == "FAILED"  # not KILLED, although algo-1 was stopped: algo-2's failure is the truth
+    assert processes_in(project.root) == []

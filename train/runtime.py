@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -103,6 +103,18 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated(signum)
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGTERM/SIGINT while the run is resumed: an exception in the middle of importing mlflow would leave
+    it half-imported and the run impossible to end. A signal that arrives meanwhile is delivered after."""
+    held = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
 def _environment(paths: ContainerPaths) -> tuple[TrainingEnvironment | None, BaseException | None]:
     try:
         return TrainingEnvironment.read(paths), None
@@ -118,7 +130,8 @@ def run_job(paths: ContainerPaths) -> int:
     checkpoints = Checkpoints(paths.checkpoints_dir)
     tracker = RunTracker.from_environment(paths, enabled=env is None or env.is_primary)
     try:
-        tracker.start(restarted=checkpoints.exists())
+        with _signals_held():  # a stop during the resume (or mlflow's import) is taken right after it
+            tracker.start(restarted=checkpoints.exists())
         if broken is not None or env is None:
             raise RuntimeError(f"cannot read {paths.input_config_dir}: {broken}")
         for name, value in toolkit_variables(env).items():

@@ -34,6 +34,7 @@ START_SECONDS = 20.0  # how long the first resume may retry before training star
 CALL_SECONDS = 60.0  # figures, tags, the model: retried this long, then kept in the output dir only
 FLUSH_SECONDS_ENV = "SMLAUNCH_FLUSH_SECONDS"  # how long the end of the job waits for pending metrics
 DEFAULT_FLUSH_SECONDS = 120.0
+FAIL_SECONDS = 20.0  # a failing or stopped job ends within SageMaker's 120 s grace (and a local host's 30 s)
 RESTARTS_TAG = "launcher.restarts"
 INTERRUPTED_TAG = "launcher.interrupted_at"
 MODEL_NAME = "model"
@@ -148,13 +149,13 @@ class RunTracker:
         self._end("FINISHED")
 
     def fail(self, reason: str, killed: bool = False) -> None:
-        self._end("KILLED" if killed else "FAILED", reason, flush_seconds=min(self._flush_seconds(), 60.0))
+        self._end("KILLED" if killed else "FAILED", reason, flush_seconds=min(self._flush_seconds(), FAIL_SECONDS))
 
     def suspend(self) -> None:
         """A spot reclaim: keep the run RUNNING (the restarted job resumes it), send what is pending."""
         if not self.enabled:
             return
-        unsent = self._sender.close(time.monotonic() + min(self._flush_seconds(), 60.0))
+        unsent = self._sender.close(time.monotonic() + min(self._flush_seconds(), FAIL_SECONDS))
         self._guard(lambda: self._mlflow().set_tag(self.run_id, INTERRUPTED_TAG, str(int(time.time()))), "tag")
         if unsent:
             self._mark_pending("metrics", unsent)
@@ -177,7 +178,7 @@ class RunTracker:
                 self._mlflow().set_tag(self.run_id, FAILURE_TAG, failure_tag_value(reason))
             self._mlflow().set_terminated(self.run_id, status=status)
 
-        self._guard(lambda: retry.until(max(deadline, time.monotonic() + 10), end), f"end the run {status}")
+        self._guard(lambda: retry.until(max(deadline, time.monotonic() + 5), end), f"end the run {status}")
 
     def _flush_seconds(self) -> float:
         try:
