@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.services import MotoServer, mlflow_server, moto_server
+from tests.services import MotoServer, mlflow_auth_server, mlflow_server, moto_server
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -123,6 +123,12 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
 @pytest.fixture(scope="session")
 def mlflow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def mlflow_auth_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with mlflow_auth_server(tmp_path_factory.mktemp("mlflow-auth")) as url:
         yield url
 
 

@@ -118,3 +118,25 @@ def mlflow_server(workdir: Path) -> Iterator[str]:
                "--artifacts-destination", str(workdir / "artifacts"), "--serve-artifacts"]
     with service(command, f"http://127.0.0.1:{port}/health", workdir, timeout=120):
         yield f"http://127.0.0.1:{port}"
+
+
+AUTH_USER = "admin"
+AUTH_PASSWORD = "Adm1n-test-only-Pass"
+
+
+@contextmanager
+def mlflow_auth_server(workdir: Path) -> Iterator[str]:
+    """MLflow's own basic-auth app (`--app-name basic-auth`): every API call needs AUTH_USER/AUTH_PASSWORD."""
+    port = free_port()
+    config = workdir / "auth.ini"
+    config.write_text("[mlflow]\ndefault_permission = READ\n"
+                      f"database_uri = sqlite:///{workdir / 'auth.db'}\nadmin_username = {AUTH_USER}\n"
+                      f"admin_password = {AUTH_PASSWORD}\n"
+                      "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+    # (its credential cache, auth_cache_ttl_seconds, answers a bearer token with a 500 in MLflow 3.17: left off)
+    command = [str(BIN / "mlflow"), "server", "--app-name", "basic-auth", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", "1", "--backend-store-uri", f"sqlite:///{workdir / 'server.db'}",
+               "--artifacts-destination", str(workdir / "artifacts"), "--serve-artifacts"]
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_FLASK_SERVER_SECRET_KEY": "tests-only"}
+    with service(command, f"http://127.0.0.1:{port}/health", workdir, timeout=120, env=env):
+        yield f"http://127.0.0.1:{port}"

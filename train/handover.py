@@ -13,13 +13,14 @@ TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 EXPERIMENT_ID_ENV = "MLFLOW_EXPERIMENT_ID"
 RUN_ID_ENV = "MLFLOW_RUN_ID"
 REGISTER_AS_ENV = "SMLAUNCH_REGISTER_AS"  # model registry name (tracking.register_as)
+SECRET_ENV_PREFIX = "SMLAUNCH_SECRET_"  # SMLAUNCH_SECRET_<VAR>=<Secrets Manager ARN[#field]>: resolved into VAR
 RESUMABLE_ENV = "SMLAUNCH_RESUMABLE"  # "true": a SIGTERM is a spot reclaim the job restarts from (keep RUNNING)
 
 
 
-def handover_variables(register_as: bool, resumable: bool) -> tuple[str, ...]:
-    """The Environment entries the launcher adds to every job (they count against SageMaker's 100)."""
-    names = (TRACKING_URI_ENV, EXPERIMENT_ID_ENV, RUN_ID_ENV)
+def handover_variables(register_as: bool, resumable: bool, secrets: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The Environment entries the launcher adds to a job (they count against SageMaker's 100)."""
+    names = (TRACKING_URI_ENV, EXPERIMENT_ID_ENV, RUN_ID_ENV, *(SECRET_ENV_PREFIX + name for name in secrets))
     return names + ((REGISTER_AS_ENV,) if register_as else ()) + ((RESUMABLE_ENV,) if resumable else ())
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from train.checkpoints import Checkpoints
 from train.contract import FAILURE_REASON_LIMIT, ContainerPaths, TrainingEnvironment
 from train.handover import RESUMABLE_ENV
+from train.secrets import SecretUnavailable, resolve_into
 from train.toolkit_env import toolkit_variables
 from train.tracking import RunTracker, warn
 
@@ -115,6 +116,16 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
+def _resolve_secrets() -> SecretUnavailable | None:
+    """Read the job's secret references into its environment; a failure is reported once the run is resumed
+    (resuming may still work: not every secret is the tracker's)."""
+    try:
+        resolve_into(os.environ)
+    except SecretUnavailable as error:
+        return error
+    return None
+
+
 def _environment(paths: ContainerPaths) -> tuple[TrainingEnvironment | None, BaseException | None]:
     try:
         return TrainingEnvironment.read(paths), None
@@ -128,10 +139,13 @@ def run_job(paths: ContainerPaths) -> int:
     signal.signal(signal.SIGINT, _raise_terminated)
     env, broken = _environment(paths)
     checkpoints = Checkpoints(paths.checkpoints_dir)
+    unresolved = _resolve_secrets()  # the tracker may need them (MLFLOW_TRACKING_PASSWORD ...)
     tracker = RunTracker.from_environment(paths, enabled=env is None or env.is_primary)
     try:
         with _signals_held():  # a stop during the resume (or mlflow's import) is taken right after it
             tracker.start(restarted=checkpoints.exists())
+        if unresolved is not None:
+            raise unresolved
         if broken is not None or env is None:
             raise RuntimeError(f"cannot read {paths.input_config_dir}: {broken}")
         for name, value in toolkit_variables(env).items():

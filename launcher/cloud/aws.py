@@ -197,15 +197,18 @@ class Aws:
             raise AwsError(f"a job named {request['TrainingJobName']} already exists and belongs to another run")
         return str(job["TrainingJobArn"])
 
-    def _sagemaker(self, operation: str, failure: str, **arguments: Any) -> dict[str, Any]:
-        """Call a SageMaker operation; an API error becomes AwsError("<failure> (<code>)")."""
-        from botocore.exceptions import ClientError
+    def call(self, service: str, operation: str, failure: str, **arguments: Any) -> dict[str, Any]:
+        """Call any operation; an API or connection error becomes AwsError("<failure> (<code>)")."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            answer: dict[str, Any] = getattr(self.client("sagemaker"), operation)(**arguments)
-        except ClientError as error:
+            answer: dict[str, Any] = getattr(self.client(service), operation)(**arguments)
+        except (ClientError, BotoCoreError) as error:
             raise AwsError(f"{failure} ({_code(error)})") from error
         return answer
+
+    def _sagemaker(self, operation: str, failure: str, **arguments: Any) -> dict[str, Any]:
+        return self.call("sagemaker", operation, failure, **arguments)
 
     def describe_training_job(self, job_name: str) -> dict[str, Any]:
         return self._sagemaker("describe_training_job", f"cannot describe training job {job_name}",
@@ -221,6 +224,13 @@ class Aws:
     def describe_mlflow_tracking_server(self, name: str) -> dict[str, Any]:
         return self._sagemaker("describe_mlflow_tracking_server", f"cannot find the managed MLflow server {name}",
                                TrackingServerName=name)
+
+    # Secrets Manager ----------------------------------------------------------------------------------------
+    def secret_arn(self, reference: str) -> str:
+        """The full ARN of a secret given by ARN or name (DescribeSecret: metadata only, never the value)."""
+        found = self.call("secretsmanager", "describe_secret", f"secret {reference} not found or not readable",
+                          SecretId=reference)
+        return str(found["ARN"])
 
     # CloudWatch Logs ----------------------------------------------------------------------------------------
     def job_log_streams(self, job_name: str) -> list[str]:

@@ -21,7 +21,7 @@ from launcher.commands.report import LaunchResult
 from launcher.config import tracking_uri
 from launcher.config.params import flatten
 from launcher.config.spec import LaunchSpec
-from launcher.errors import interruption
+from launcher.errors import ConfigError, interruption
 from launcher.executors import execute
 from launcher.executors.hosts import JobInterrupted
 from launcher.executors.tree import prune_job_trees
@@ -32,7 +32,7 @@ from launcher.preflight.checks import PreflightError, PreflightReport, run_prefl
 from launcher.tracking import client
 from launcher.tracking.client import TrackedRun
 from launcher.tracking.lifecycle import settle
-from launcher.tracking.provenance import Provenance, collect_provenance
+from launcher.tracking.provenance import Provenance, collect_provenance, diff_credentials
 from launcher.tracking.record import record_launch
 from launcher.tracking.run_note import describe_run
 from launcher.tracking.tags import image_tags, job_tags, run_tags
@@ -48,6 +48,9 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
     if not report.ok:
         raise PreflightError(report)
     provenance = collect_provenance(cwd, argv)
+    leaks = diff_credentials(provenance.uncommitted_diff)
+    if leaks:
+        raise ConfigError(leaks)
     run = client.start_run(spec.tracking_uri, spec.experiment, spec.run_name, flatten(spec.resolved),
                            {**run_tags(spec, provenance), **(extra_tags or {})})
     uploaded: list[str] = []
@@ -58,7 +61,7 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
         staged = stage_configs(spec, staging)
         config_uri = config_location(spec, run.run_id, job_name)
         image = report.image.uri if report.image else None
-        request = build_request(spec, run, job_name, config_uri, image)
+        request = build_request(spec, run, job_name, config_uri, image, report.secret_refs or None)
         tags = {**job_tags(spec, job_name, config_uri, describe_run(spec, provenance, job_name, run.run_id)),
                 **_image_tags(spec, report)}
         if aws is None:

@@ -41,7 +41,8 @@ def plan(spec: LaunchSpec) -> DryRun:
     ids = RunIds(PLACEHOLDERS["run_id"], PLACEHOLDERS["experiment_id"], spec.tracking_uri)
     job_name = PLACEHOLDERS["job_name"]
     image = report.image.uri if report.image else None
-    request = build_request(spec, ids, job_name, config_location(spec, ids.run_id, job_name), image)
+    request = build_request(spec, ids, job_name, config_location(spec, ids.run_id, job_name), image,
+                            report.secret_refs or None)
     if spec.mode == "sagemaker":
         check_request(request, aws if report.ok else None)
     return DryRun(request, report)

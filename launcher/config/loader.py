@@ -8,11 +8,14 @@ anything is created. Nothing downstream sees a raw dict.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from launcher.config import tracking_uri
 from launcher.config.composition import load_composed
+from launcher.config.credential_rules import check_files, check_values
 from launcher.config.limits import check_limits
 from launcher.config.overrides import Override, apply_override, as_string, parse_override
 from launcher.config.rules import check_mode_rules, resolve_channels
@@ -25,7 +28,7 @@ from launcher.config.validation import (
     schema_at,
     validate_document,
 )
-from launcher.config.yaml_source import ConfigPath, YamlDocument, problem
+from launcher.config.yaml_source import ConfigPath, Location, YamlDocument, problem
 from launcher.errors import ConfigError, ConfigProblem
 
 
@@ -63,10 +66,31 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
     training = apply_defaults(train_doc.data, load_schema(TRAINING_SCHEMA))
     _resolve_locations(job, channels, cwd)
     spec = _build_spec(job, training, channels, ConfigSources(job_files, train_files, tuple(overrides)))
-    limit_problems = check_limits(spec, lambda path: _locate(path, job_doc, train_doc))
+    locate = partial(_locate, job_doc=job_doc, train_doc=train_doc)
+    limit_problems = check_limits(spec, locate)
     if limit_problems:
         raise ConfigError(limit_problems)
+    credential_problems = _credentials(spec, locate)
+    if credential_problems:
+        raise ConfigError(credential_problems)
     return spec
+
+
+def _credentials(spec: LaunchSpec, locate: Callable[[ConfigPath], Location]) -> list[ConfigProblem]:
+    """Values and file lines that look like credentials; a line is reported once (as a value if it is one)."""
+    allowed = set(spec.not_secrets)
+    found = check_values(spec.resolved, allowed, locate)
+    skip = {(where.source, where.line) for where in (locate(path) for path in _allowed_paths(spec, allowed))}
+    skip |= {(problem.sort_key[0], problem.sort_key[1]) for problem in found}
+    files = [(os.path.normpath(path), path) for path in (*spec.sources.job_files, *spec.sources.training_files)]
+    return found + check_files(files, skip)
+
+
+def _allowed_paths(spec: LaunchSpec, allowed: set[str]) -> list[ConfigPath]:
+    """Paths whose file lines the text scan must not report: the escape hatch's, and secret references."""
+    paths: list[ConfigPath] = [("secrets", name) for name in spec.secrets]
+    paths += [tuple(part for part in dotted.split(".")) for dotted in allowed]
+    return paths
 
 
 def _parse_overrides(overrides: list[str] | tuple[str, ...], problems: list[ConfigProblem]) -> list[Override]:
@@ -79,7 +103,7 @@ def _parse_overrides(overrides: list[str] | tuple[str, ...], problems: list[Conf
     return parsed
 
 
-def _locate(path: ConfigPath, job_doc: YamlDocument, train_doc: YamlDocument) -> Any:
+def _locate(path: ConfigPath, job_doc: YamlDocument, train_doc: YamlDocument) -> Location:
     if path[:1] == (TRAIN_KEY,):
         return train_doc.locate(path[1:])
     return job_doc.locate(path)
@@ -176,4 +200,6 @@ def _build_spec(
         sources=sources,
         register_as=job["tracking"].get("register_as"),
         keep_jobs=job["local"]["keep_jobs"],
+        secrets=freeze(job["secrets"]),
+        not_secrets=tuple(job["not_secrets"]),
     )

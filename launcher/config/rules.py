@@ -36,6 +36,9 @@ def check_mode_rules(job: dict[str, Any], document: YamlDocument) -> list[Config
     if spot.get("enabled") and spot.get("max_wait_seconds", sagemaker["max_runtime_seconds"]) < \
             sagemaker["max_runtime_seconds"]:
         add(("sagemaker", "spot", "max_wait_seconds"), "must be at least sagemaker.max_runtime_seconds")
+    for name in job["secrets"]:
+        if name in job["environment"]:
+            add(("secrets", name), f"{name} is set under environment too: name it in one place only")
     if is_managed_mlflow(uri):
         for name in CREDENTIAL_VARIABLES:
             if name in job["environment"]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -79,6 +79,8 @@ class LaunchSpec:
     sources: ConfigSources
     register_as: str | None = None
     keep_jobs: int = 10
+    secrets: Mapping[str, str] = field(default_factory=dict)  # environment variable → Secrets Manager reference
+    not_secrets: tuple[str, ...] = ()  # paths the credential check lets through (recorded on the run)
 
     @property
     def is_local(self) -> bool:

@@ -7,6 +7,7 @@ rehearses exactly what SageMaker would receive.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,14 @@ from launcher.config.params import flatten
 from launcher.config.spec import LaunchSpec
 from launcher.config.tracking_uri import redact
 from train.contract import CONFIG_CHANNEL, DEFAULT_BASE_DIR, ContainerPaths
-from train.handover import EXPERIMENT_ID_ENV, REGISTER_AS_ENV, RESUMABLE_ENV, RUN_ID_ENV, TRACKING_URI_ENV
+from train.handover import (
+    EXPERIMENT_ID_ENV,
+    REGISTER_AS_ENV,
+    RESUMABLE_ENV,
+    RUN_ID_ENV,
+    SECRET_ENV_PREFIX,
+    TRACKING_URI_ENV,
+)
 
 JOB_NAME_LIMIT = 63
 TAG_VALUE_LIMIT = 256
@@ -66,10 +74,13 @@ def data_uri(location: str) -> str:
     return location if location.startswith("s3://") else Path(location).resolve().as_uri()
 
 
-def container_environment(spec: LaunchSpec, run: RunHandle) -> dict[str, str]:
-    """The job's Environment: the user's variables plus the MLflow hand-over (the launcher's win on conflict)."""
+def container_environment(spec: LaunchSpec, run: RunHandle, secret_refs: Mapping[str, str] | None = None
+                          ) -> dict[str, str]:
+    """The job's Environment: the user's variables, references to its secrets (never their values) and the
+    MLflow hand-over (the launcher's win on conflict)."""
     handover = {
         **spec.environment,
+        **{SECRET_ENV_PREFIX + name: ref for name, ref in (secret_refs or spec.secrets).items()},
         TRACKING_URI_ENV: run.tracking_uri,
         EXPERIMENT_ID_ENV: run.experiment_id,
         RUN_ID_ENV: run.run_id,
@@ -92,11 +103,13 @@ def job_tags(spec: LaunchSpec, run: RunHandle) -> list[dict[str, str]]:
 
 
 def build_request(
-    spec: LaunchSpec, run: RunHandle, job_name: str, config_uri: str, image: str | None = None
+    spec: LaunchSpec, run: RunHandle, job_name: str, config_uri: str, image: str | None = None,
+    secret_refs: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The CreateTrainingJob request for `spec`, tracked by `run`, with configs at `config_uri`.
 
-    `image` replaces the configured image (the launcher passes the tag resolved to its @sha256 digest).
+    `image` replaces the configured image (the launcher passes the tag resolved to its @sha256 digest);
+    `secret_refs` the configured secret names (pre-flight resolves them to ARNs).
     """
     channels = [_channel(CONFIG_CHANNEL, data_uri(config_uri), "File")]
     channels += [_channel(channel.name, data_uri(channel.uri), channel.input_mode) for channel in spec.channels]
@@ -117,7 +130,7 @@ def build_request(
             "VolumeSizeInGB": job.volume_size_gb,
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": job.max_runtime_seconds},
-        "Environment": container_environment(spec, run),
+        "Environment": container_environment(spec, run, secret_refs),
         "Tags": job_tags(spec, run),
     }
     if job.role_arn:

@@ -42,6 +42,7 @@ class PreflightReport:
     image: ResolvedImage | None = None
     region: str | None = None
     local_image_id: str | None = None
+    secret_refs: dict[str, str] = field(default_factory=dict)  # variable → ARN[#field], for the request
 
     @property
     def ok(self) -> bool:
@@ -91,6 +92,8 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None) -> PreflightReport:
     uri = spec.tracking_uri
     if is_server(uri):
         report.add("tracking server", lambda: check_tracking_server(uri))
+    if spec.secrets:
+        _check_secrets(spec, aws, report)
     if spec.mode == "local-container":
         report.add("docker engine", docker.engine_version)
         if report.checks[-1].ok:
@@ -113,6 +116,21 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None) -> PreflightReport:
             report.add(name, partial(_bucket, aws, location))
     report.add("image", lambda: _image(aws, spec.job.image or "", report))
     return report
+
+
+def _check_secrets(spec: LaunchSpec, aws: Aws | None, report: PreflightReport) -> None:
+    """Each secret exists (DescribeSecret, so its value is never read here); names become full ARNs."""
+    for name, reference in spec.secrets.items():
+        secret, _, field_name = reference.partition("#")
+        region = secret.split(":")[3] if secret.startswith("arn:") else spec.job.region
+        door = aws if aws is not None and (region is None or region == aws.region) else Aws(region)
+
+        def resolve(name: str = name, secret: str = secret, field_name: str = field_name, door: Aws = door) -> str:
+            arn = door.secret_arn(secret)
+            report.secret_refs[name] = arn + (f"#{field_name}" if field_name else "")
+            return f"{name} ← {arn}"
+
+        report.add(f"secret {name}", resolve)
 
 
 def _local_image(image: str, report: PreflightReport) -> str:

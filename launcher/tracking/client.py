@@ -69,6 +69,8 @@ def describe_error(error: BaseException, uri: str) -> str:
                 "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN, or ~/.mlflow/credentials)")
     if "403" in text or code == "PERMISSION_DENIED":
         return f"MLflow at {shown} denied access (403): ask for permission on this experiment"
+    if "error responses" in text:  # urllib3 gave up retrying status codes
+        return f"MLflow at {shown} keeps answering with server errors ({text.split('(Caused by')[-1][:80]})"
     if any(marker in text for marker in ("Max retries exceeded", "Connection refused", "NewConnectionError")):
         return f"cannot reach MLflow at {shown}: is the server running, and is tracking.uri right?"
     return f"MLflow at {shown}: {text or type(error).__name__}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -13,6 +14,10 @@ from importlib import metadata
 from pathlib import Path
 
 from launcher import __version__
+from launcher.config.credential_rules import check_derived
+from launcher.config.tracking_uri import redact
+from launcher.config.yaml_source import Location, problem
+from launcher.errors import ConfigProblem
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,32 @@ def uncommitted_diff(cwd: Path) -> str:
     return text
 
 
+HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+
+
+def diff_credentials(diff: str) -> list[ConfigProblem]:
+    """A problem for each added line of the uncommitted diff that holds a credential (it would be recorded in
+    provenance/uncommitted.diff), located in the changed file; the value is never shown."""
+    found: list[ConfigProblem] = []
+    path, line = "", 0
+    for text in diff.splitlines():
+        if text.startswith("+++ "):
+            path = text[4:].removeprefix("b/")
+        elif match := HUNK.match(text):
+            line = int(match.group(1))
+        elif text.startswith("+"):
+            hit = check_derived(text[1:])
+            if hit is not None:
+                where = Location(f"{path} (uncommitted change)", line, 1)
+                found.append(problem(where, (), f"this added line holds what looks like {hit.kind}; the run keeps "
+                                     "the uncommitted diff: remove it (keep credentials in Secrets Manager) or "
+                                     "commit the change without it"))
+            line += 1
+        elif not text.startswith("-"):
+            line += 1
+    return found
+
+
 def _git(cwd: Path, *args: str) -> str | None:
     try:
         done = subprocess.run(
@@ -76,6 +107,12 @@ def _git(cwd: Path, *args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def _remote(cwd: Path) -> str | None:
+    """The origin remote, with any token or password in it redacted (derived data is redacted, not refused)."""
+    remote = _git(cwd, "config", "--get", "remote.origin.url")
+    return redact(remote) if remote else None
+
+
 def collect_provenance(cwd: Path, argv: list[str] | None = None) -> Provenance:
     """Gather provenance for a launch started in `cwd` with command line `argv`."""
     commit = _git(cwd, "rev-parse", "HEAD")
@@ -84,7 +121,7 @@ def collect_provenance(cwd: Path, argv: list[str] | None = None) -> Provenance:
     return Provenance(
         git_commit=commit,
         git_branch=_git(cwd, "rev-parse", "--abbrev-ref", "HEAD") if commit else None,
-        git_remote=_git(cwd, "config", "--get", "remote.origin.url") if commit else None,
+        git_remote=_remote(cwd) if commit else None,
         git_dirty=bool(status) if status is not None else None,
         user=getpass.getuser(),
         host=platform.node(),

@@ -30,6 +30,8 @@ def run_tags(spec: LaunchSpec, provenance: Provenance) -> dict[str, str]:
     tags.update({f"launcher.versions.{name}": version for name, version in provenance.package_versions.items()})
     if provenance.lock_sha256:
         tags["launcher.lock_sha256"] = provenance.lock_sha256
+    if spec.not_secrets:  # the credential check was told to let these through: say so on the record
+        tags["launcher.not_secrets"] = ", ".join(spec.not_secrets)
     return tags
 
 
