@@ -38,8 +38,9 @@ run: $(STAMP) $(DATA) ## make run CONFIG=configs/x.yaml SET="k=v k2=v2"
 validate: $(STAMP)
 	$(BIN)/smlaunch validate $(CONFIG) $(SET_ARGS)
 
-docs: $(STAMP) ## regenerate docs/configuration.md from the schemas
+docs: $(STAMP) ## regenerate docs/configuration.md and schemas/tasks/*.schema.json from the schemas
 	$(BIN)/smlaunch schema --markdown > docs/configuration.md
+	$(BIN)/smlaunch schema --write-tasks schemas/tasks
 
 test: $(STAMP) $(TOOLKIT_STAMP) ## the whole suite; starts and stops every service it needs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -68,7 +69,7 @@ push: ## build, push to ECR (created when missing) and print the digest URI for 
 
 lock: ## re-resolve the pins from pyproject.toml into requirements.lock
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet -e '.[dev,data,sagemaker]'
+	.lock-venv/bin/pip install --quiet -e '.[dev,data,sagemaker,train]'
 	{ echo "# Exact pins for the development venv (make install). Regenerate with: make lock"; \
 	  .lock-venv/bin/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > requirements.lock
 	rm -rf .lock-venv

@@ -36,6 +36,8 @@ command -v docker >/dev/null 2>&1 || die "docker not found: install Docker (or u
 sha="$(git rev-parse --short=12 HEAD 2>/dev/null || echo nogit)"
 if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then sha="${sha}-dirty"; fi
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -n 1)"
+# The dependency set the image is built from; pre-flight compares it with the checkout's (stale image = exit 3).
+deps="$(cat requirements.lock docker/requirements.txt | sha256sum | cut -c1-64)"
 
 # Optional inputs for closed networks: a CA bundle for pip and local torch wheels (hard links, no copies).
 inputs="docker/build-inputs"
@@ -50,7 +52,7 @@ if [ -n "${PIP_FIND_LINKS:-}" ] && [ -d "$PIP_FIND_LINKS" ]; then
   done
 fi
 
-build_args=(--build-arg "VERSION=$version" --build-arg "GIT_SHA=$sha")
+build_args=(--build-arg "VERSION=$version" --build-arg "GIT_SHA=$sha" --build-arg "DEPS_SHA256=$deps")
 if [ -n "$base_image" ]; then build_args+=(--build-arg "BASE_IMAGE=$base_image"); fi
 local_tags=(-t "$repository:$sha")
 if [ -n "$extra_tag" ]; then local_tags+=(-t "$repository:$extra_tag"); fi
@@ -75,7 +77,7 @@ if ! aws ecr describe-repositories --region "$region" --repository-names "$repos
 fi
 aws ecr get-login-password --region "$region" | docker login --username AWS --password-stdin "$registry"
 
-for tag in "$sha" ${extra_tag:+"$extra_tag"}; do
+for tag in "$sha" "deps-${deps:0:16}" ${extra_tag:+"$extra_tag"}; do
   docker tag "$repository:$sha" "$registry/$repository:$tag"
   docker push "$registry/$repository:$tag"
 done

@@ -71,6 +71,7 @@ def billion_laughs(root: Path) -> None:
 
 def scratch_project(root: Path) -> Path:
     shutil.copytree(REPO / "configs", root / "configs")
+    shutil.copytree(REPO / "train", root / "train", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "data" / "digits", root / "data" / "digits")
     return root
 

@@ -57,6 +57,8 @@ def cloud_config(experiment: str, tracking_uri: str) -> str:
 experiment: {experiment}
 mode: sagemaker
 training_config: train/digits.yaml
+code:
+  dirs: [../train]
 tracking:
   uri: {tracking_uri}
 sagemaker:

@@ -107,11 +107,17 @@ def digits_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def copy_project(root: Path, digits_data: Path) -> Project:
+    """What a team's checkout holds: configs/, the training code in train/ and the data."""
+    shutil.copytree(REPO / "configs", root / "configs")
+    shutil.copytree(REPO / "train", root / "train", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(digits_data, root / "data" / "digits")
+    return Project(root)
+
+
 @pytest.fixture
 def project(tmp_path: Path, digits_data: Path) -> Project:
-    shutil.copytree(REPO / "configs", tmp_path / "configs")
-    shutil.copytree(digits_data, tmp_path / "data" / "digits")
-    return Project(tmp_path)
+    return copy_project(tmp_path, digits_data)
 
 
 @pytest.fixture(scope="session")

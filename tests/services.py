@@ -45,9 +45,10 @@ def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float, log: Pa
 def service(command: list[str], ready_url: str, workdir: Path, timeout: float,
             env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     log = workdir / "service.log"
+    quiet = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # an MLflow server's job workers: idle CPU we need
     with log.open("wb") as sink:
         process = subprocess.Popen(command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **(env or {})}, start_new_session=True)
+                                   env={**os.environ, **quiet, **(env or {})}, start_new_session=True)
     try:
         wait_for(ready_url, process, timeout, log)
         yield process

@@ -23,6 +23,7 @@ channels:
     uri: data
 """
 TRAIN = """\
+task: train.digits.task:run
 seed: 1
 epochs: 2
 optimizer:
@@ -83,18 +84,21 @@ CASES = {
     "environment value not a string": Case("job.yaml:13:6: environment.N: 3 is not a string",
                                            job=JOB + "environment:\n  N: 3\n"),
     "environment name": Case("job.yaml:13:3: environment.1BAD: invalid name '1BAD'", job=JOB + "environment:\n  1BAD: x\n"),
-    "training wrong type": Case("train.yaml:5:7: train.optimizer.lr: 'fast' is not a number",
+    "training wrong type": Case("train.yaml:6:7: train.optimizer.lr: 'fast' is not a number",
                                 train=edit(TRAIN, "lr: 0.01", "lr: fast")),
-    "training unknown key": Case("train.yaml:8:1: train.epocs: unknown key 'epocs' — did you mean 'epochs'?",
+    "training unknown key": Case("train.yaml:9:1: train.epocs: unknown key 'epocs' — did you mean 'epochs'?",
                                  train=TRAIN + "epocs: 3\n"),
-    "training empty list": Case("train.yaml:7:17: train.model.hidden_sizes: [] should be non-empty",
+    "training empty list": Case("train.yaml:8:17: train.model.hidden_sizes: [] should be non-empty",
                                 train=edit(TRAIN, "[8]", "[]")),
-    "training exclusive maximum": Case("train.yaml:8:12: train.model.dropout: 1.0 is greater than or equal to the "
+    "training exclusive maximum": Case("train.yaml:9:12: train.model.dropout: 1.0 is greater than or equal to the "
                                        "maximum of 1", train=TRAIN + "  dropout: 1.0\n"),
-    "training enum": Case("train.yaml:4:9: train.optimizer.name: 'adagrad' is not one of 'adam', 'adamw', 'sgd'",
+    "training enum": Case("train.yaml:5:9: train.optimizer.name: 'adagrad' is not one of 'adam', 'adamw', 'sgd'",
                           train=edit(TRAIN, "name: adam", "name: adagrad")),
-    "task reference": Case("train.yaml:8:7: train.task: 'train.digits.task' is not valid: use 'package.module:function'",
-                           train=TRAIN + "task: train.digits.task\n"),
+    "task reference": Case("train.yaml:1:7: train.task: 'train.digits.task' is not valid: use 'package.module:function'",
+                           train=edit(TRAIN, "task: train.digits.task:run", "task: train.digits.task")),
+    "task not found": Case("train.yaml:1:7: train.task: module train.digist.task not found",
+                           train=edit(TRAIN, "train.digits.task:run", "train.digist.task:run")),
+    "task function missing": Case("train.yaml:1:7: train.task: ", train=edit(TRAIN, "task:run", "task:fit")),
     "override wrong type": Case("--set train.epochs=zero: train.epochs: 'zero' is not an integer",
                                 overrides=("train.epochs=zero",)),
     "override unknown path": Case("--set sagemaker.instance_cnt=2: sagemaker.instance_cnt: unknown key "
@@ -123,7 +127,7 @@ CASES = {
     "billion laughs": Case("train.yaml:", train=BOMB),
     "not utf-8": Case("job.yaml:12:1: file is not UTF-8", files={"job.yaml": JOB.encode() + b"tags: {a: \xff}\n"}),
     "unsafe tag": Case("job.yaml:12:7: invalid YAML: unsupported tag", job=JOB + "evil: !!python/object/apply:os.system [true]\n"),
-    "hyperparameter too long": Case("train.yaml:9:15: train.data.train_file: value is 3000 characters; SageMaker",
+    "hyperparameter too long": Case("train.yaml:10:15: train.data.train_file: value is 3000 characters; SageMaker",
                                     train=TRAIN + "data:\n  train_file: " + "x" * 3000 + "\n"),
     "environment limit": Case("job.yaml:5:8: tracking.uri: longer than 512 characters",
                               job=edit(JOB, "sqlite:///mlflow.db", "http://h/" + "p" * 600)),

@@ -45,6 +45,8 @@ def workspace(tmp_path: Path) -> Path:
     (repo / "docker").mkdir(parents=True)
     shutil.copy(REPO / "docker/build_and_push.sh", repo / "docker/")
     shutil.copy(REPO / "pyproject.toml", repo)
+    shutil.copy(REPO / "requirements.lock", repo)
+    shutil.copy(REPO / "docker/requirements.txt", repo / "docker")
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"],
                    cwd=repo, check=True)
@@ -77,9 +79,13 @@ def test_build_create_login_tag_push_and_digest(workspace: Path) -> None:
     sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=workspace / "repo", capture_output=True,
                          text=True, check=True).stdout.strip()
     registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+    from launcher.preflight.image_deps import checkout_deps_sha256
+
+    deps = checkout_deps_sha256(workspace / "repo")  # the shell script and pre-flight agree on the hash
+    assert deps is not None and deps == checkout_deps_sha256()
     assert (workspace / "calls").read_text().splitlines() == [
         "docker build --network host -f docker/Dockerfile --build-arg VERSION=0.1.0 "
-        f"--build-arg GIT_SHA={sha} -t smlaunch-train:{sha} -t smlaunch-train:latest .",
+        f"--build-arg GIT_SHA={sha} --build-arg DEPS_SHA256={deps} -t smlaunch-train:{sha} -t smlaunch-train:latest .",
         "aws sts get-caller-identity --query Account --output text",
         "aws ecr describe-repositories --region eu-west-1 --repository-names smlaunch-train",
         "aws ecr create-repository --region eu-west-1 --repository-name smlaunch-train",
@@ -87,6 +93,8 @@ def test_build_create_login_tag_push_and_digest(workspace: Path) -> None:
         f"docker login --username AWS --password-stdin {registry} <stdin:secret-token>",
         f"docker tag smlaunch-train:{sha} {registry}/smlaunch-train:{sha}",
         f"docker push {registry}/smlaunch-train:{sha}",
+        f"docker tag smlaunch-train:{sha} {registry}/smlaunch-train:deps-{deps[:16]}",
+        f"docker push {registry}/smlaunch-train:deps-{deps[:16]}",
         f"docker tag smlaunch-train:{sha} {registry}/smlaunch-train:latest",
         f"docker push {registry}/smlaunch-train:latest",
         f"aws ecr describe-images --region eu-west-1 --repository-name smlaunch-train --image-ids imageTag={sha} "

@@ -16,7 +16,7 @@ def problems(project: Project, *overrides: str) -> list[str]:
 
 
 def test_defaults_from_schema_fill_the_spec(project: Project) -> None:
-    project.write("configs/train/digits.yaml", "seed: 7\n")
+    project.write("configs/train/digits.yaml", "task: train.digits.task:run\nseed: 7\n")
     spec = load_launch_spec(project.config)
     assert spec.training["seed"] == 7
     assert spec.training["optimizer"]["name"] == "adam"

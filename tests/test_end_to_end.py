@@ -26,6 +26,8 @@ def expected_params(root: Path) -> dict[str, str]:
         "sagemaker.remote_debug": "false",
         "channels.training.uri": f"{root}/data/digits", "channels.training.input_mode": "File",
         "tags.project": "smlaunch-example", "local.work_dir": f"{root}/.smlaunch/jobs", "local.keep_jobs": "10",
+        "code.dirs": f'["{root}/train"]', "code.max_mb": "20",
+        "not_secrets": "[]",
         "train.task": "train.digits.task:run", "train.seed": "42", "train.num_threads": "1",
         "train.data.channel": "training", "train.data.train_file": "train.npz",
         "train.data.validation_file": "validation.npz", "train.model.hidden_sizes": "[128, 64]",
@@ -46,13 +48,10 @@ def content_digest(directory: Path) -> str:
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory, digits_data: Path) -> tuple[Project, dict]:
-    import shutil
-
-    from tests.conftest import REPO
+    from tests.conftest import copy_project
 
     root = tmp_path_factory.mktemp("e2e")
-    shutil.copytree(REPO / "configs", root / "configs")
-    shutil.copytree(digits_data, root / "data" / "digits")
+    copy_project(root, digits_data)
     (root / "notes.txt").write_text("first\n")
     (root / ".env").write_text("TOKEN=old\n")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)

@@ -81,3 +81,43 @@ def test_reproduce_pins_the_local_image_the_run_used(container_project: Project,
     assert reproduced.data.tags["launcher.image"] == original.data.tags["launcher.image_id"]
     assert reproduced.data.tags["launcher.image_id"] == original.data.tags["launcher.image_id"]
     assert reproduced.data.metrics == original.data.metrics
+
+
+def test_a_code_edit_needs_no_image_rebuild(container_project: Project, docker_env: dict[str, str]) -> None:
+    from mlflow import MlflowClient
+
+    env = {"DOCKER_HOST": docker_env.get("DOCKER_HOST")}
+    first = container_project.smlaunch("run", "configs/container.yaml", "--output", "json", "--set", "train.epochs=1",
+                                       env=env)
+    assert first.code == 0, first.stderr[-2000:]
+    task = container_project.root / "train/digits/task.py"
+    task.write_text(task.read_text().replace('print(f"epoch {epoch:3d}', 'print(f"edited: epoch {epoch:3d}'))
+    second = container_project.smlaunch("run", "configs/container.yaml", "--output", "json", "--set",
+                                        "train.epochs=1", env=env)
+    assert second.code == 0, second.stderr[-2000:]
+    assert "algo-1 | edited: epoch   1" in second.stderr and "edited:" not in first.stderr  # the new code ran
+    client = MlflowClient(tracking_uri=container_project.tracking_uri)
+    a, b = (client.get_run(result.json()["run_id"]).data.tags for result in (first, second))
+    assert a["launcher.code_sha256"] != b["launcher.code_sha256"]
+    assert a["launcher.image_id"] == b["launcher.image_id"]  # the same image, not rebuilt
+
+
+def test_preflight_refuses_an_image_built_from_other_dependencies(container_project: Project,
+                                                                  docker_env: dict[str, str], tmp_path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {container_project_image(container_project)}\nLABEL dev.smlaunch.deps-sha256=0123456789abcdef\n")
+    built = subprocess.run(["docker", "build", "--network", "host", "-t", "smlaunch-train:stale", str(tmp_path)],
+                           env=docker_env, capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stderr
+    result = container_project.smlaunch("run", "configs/container.yaml", "--set",
+                                        "sagemaker.image=smlaunch-train:stale",
+                                        env={"DOCKER_HOST": docker_env.get("DOCKER_HOST")})
+    assert result.code == 3, result.stderr
+    assert "FAIL image dependencies: the image was built from other dependencies (0123456789abcdef)" in result.stderr
+    assert "make build" in result.stderr
+    assert container_project.runs() == []
+
+
+def container_project_image(project: Project) -> str:
+    text = (project.root / "configs/container.yaml").read_text()
+    return text.split("image: ", 1)[1].split()[0]

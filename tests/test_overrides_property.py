@@ -44,6 +44,7 @@ values = st.one_of(
 def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("prop")
     shutil.copytree(REPO / "configs", root / "configs")
+    shutil.copytree(REPO / "train", root / "train", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "data" / "digits").mkdir(parents=True)
     return root / "configs" / "local.yaml"
 

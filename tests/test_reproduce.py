@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, Project
+from tests.conftest import Project, copy_project
 
 
 def smlaunch(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -22,10 +21,9 @@ def smlaunch(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def original(tmp_path_factory: pytest.TempPathFactory, digits_data: Path) -> tuple[Project, dict]:
     root = tmp_path_factory.mktemp("reproduce")
-    shutil.copytree(REPO / "configs", root / "configs")
-    shutil.copytree(digits_data, root / "data" / "digits")
+    copy_project(root, digits_data)
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    subprocess.run(["git", "add", "configs"], cwd=root, check=True)
+    subprocess.run(["git", "add", "configs", "train"], cwd=root, check=True)
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x"], cwd=root,
                    check=True)
     project = Project(root)
@@ -47,8 +45,10 @@ def test_reproduce_from_an_empty_directory_gives_identical_params_and_metrics(
     client = MlflowClient(tracking_uri=project.tracking_uri)
     first, second = client.get_run(report["run_id"]), client.get_run(again["run_id"])
     assert second.info.status == "FINISHED"
-    rerooted = {"local.work_dir": str(tmp_path / ".smlaunch/jobs"), "sagemaker.output_path": str(tmp_path / "outputs")}
+    rerooted = {"local.work_dir": str(tmp_path / ".smlaunch/jobs"), "sagemaker.output_path": str(tmp_path / "outputs"),
+                "code.dirs": second.data.params["code.dirs"]}  # the run's own code, unpacked for the new job
     assert second.data.params == {**first.data.params, **rerooted}  # the original machine's dirs, re-rooted here
+    assert second.data.tags["launcher.code_sha256"] == first.data.tags["launcher.code_sha256"]
     assert first.data.params["local.work_dir"] == str(project.root / ".smlaunch/jobs")
     assert (tmp_path / "outputs" / again["job_name"] / "output/model.tar.gz").is_file()
     assert second.data.metrics == first.data.metrics  # bit-identical floats on CPU
@@ -59,6 +59,7 @@ def test_reproduce_from_an_empty_directory_gives_identical_params_and_metrics(
     for config in resolved:
         config["local"].pop("work_dir")
         config["sagemaker"].pop("output_path")
+        config["code"].pop("dirs")
     assert resolved[0] == resolved[1]  # rebuilt from the run alone, everything else is the same
 
 
@@ -108,3 +109,28 @@ def test_a_cloud_runs_locations_are_re_rooted_for_a_local_reproduction() -> None
     assert local["local"] == {} and local["tracking"]["uri"] == "sqlite:////here/mlflow.db"
     assert re_root(cloud, "http://mlflow.internal:5000", "sagemaker")["sagemaker"]["output_path"] == \
         "s3://bucket/outputs"
+
+
+def test_reproduce_runs_the_code_that_ran_even_after_it_changed(original: tuple[Project, dict],
+                                                                 tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    project, report = original
+    task = project.root / "train/digits/task.py"
+    before = task.read_text()
+    task.write_text(before.replace("train_loss = train_epoch(", "train_loss = 1000 + train_epoch("))
+    try:
+        edited = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "train.epochs=5")
+        again = smlaunch(tmp_path, "reproduce", report["run_id"], "--tracking-uri", project.tracking_uri,
+                         "--output", "json")
+    finally:
+        task.write_text(before)
+    assert edited.code == 0 and again.returncode == 0, again.stderr
+    client = MlflowClient(tracking_uri=project.tracking_uri)
+    first, changed = client.get_run(report["run_id"]), client.get_run(edited.json()["run_id"])
+    second = client.get_run(json.loads(again.stdout)["run_id"])
+    assert changed.data.metrics["train_loss"] > 1000  # the edited code ran: no image, no rebuild
+    assert changed.data.tags["launcher.code_sha256"] != first.data.tags["launcher.code_sha256"]
+    assert "using the run's own code" in again.stderr
+    assert second.data.tags["launcher.code_sha256"] == first.data.tags["launcher.code_sha256"]
+    assert second.data.metrics == first.data.metrics  # bit-identical: the code that ran, not today's

@@ -34,7 +34,7 @@ def test_launch_sends_one_exact_request_and_links_run_and_job(cloud: CloudProjec
     assert sent["Environment"]["MLFLOW_TRACKING_URI"] == cloud.tracking_uri
     assert sent["AlgorithmSpecification"]["TrainingImage"] == f"{IMAGE.rsplit(':', 1)[0]}@{cloud.digest}"
     channels = {c["ChannelName"]: c for c in sent["InputDataConfig"]}
-    config_uri = f"s3://{BUCKET}/configs/{cloud.experiment}/{run_id}/"
+    config_uri = f"s3://{BUCKET}/configs/{cloud.experiment}/{run_id}/config/"
     assert channels["config"]["DataSource"]["S3DataSource"]["S3Uri"] == config_uri
     assert channels["training"]["InputMode"] == "FastFile"
     assert sent["EnableManagedSpotTraining"] is True
@@ -55,6 +55,8 @@ def test_launch_sends_one_exact_request_and_links_run_and_job(cloud: CloudProjec
         "sagemaker.volume_size_gb": "30", "sagemaker.remote_debug": "false",
         "channels.training.uri": f"s3://{BUCKET}/datasets/digits/", "channels.training.input_mode": "FastFile",
         "tags.team": "ml-platform", "local.work_dir": str(cloud.project.root / ".smlaunch/jobs"),
+        "code.dirs": f'["{cloud.project.root / "train"}"]', "code.max_mb": "20",
+        "not_secrets": "[]",
         "local.keep_jobs": "10",
     }
     assert run.data.params["train.optimizer.lr"] == "0.003"
@@ -73,8 +75,11 @@ def test_launch_sends_one_exact_request_and_links_run_and_job(cloud: CloudProjec
     assert {"config/resolved.yaml", "config/training.yaml"} <= artifacts
     assert cloud.keys(f"configs/{cloud.experiment}/{run_id}/") == [
         f"configs/{cloud.experiment}/{run_id}/{name}"
-        for name in ("job/cloud.yaml", "resolved.yaml", "train/digits.yaml", "training.yaml")
+        for name in ("code/source.tar.gz", "config/job/cloud.yaml", "config/resolved.yaml",
+                     "config/train/digits.yaml", "config/training.yaml")
     ]
+    assert channels["code"]["DataSource"]["S3DataSource"]["S3Uri"] == config_uri.replace("/config/", "/code/")
+    assert tags["launcher.code_sha256"]
     job_tags = cloud.client("sagemaker").list_tags(ResourceArn=report["job_arn"])["Tags"]
     assert {"Key": "mlflow.run_id", "Value": run_id} in job_tags
     assert {"Key": "mlflow.experiment_id", "Value": run.info.experiment_id} in job_tags

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 
-from launcher.config.reference import render_markdown
+from launcher.config.reference import composed_task_schemas, render_markdown
 from tests.conftest import REPO
 
 
 def test_configuration_reference_is_up_to_date() -> None:
     committed = (REPO / "docs/configuration.md").read_text(encoding="utf-8")
-    assert committed == render_markdown(), "docs/configuration.md is stale: run `make docs`"
+    assert committed == render_markdown(REPO / "train"), "docs/configuration.md is stale: run `make docs`"
+    assert "## Training config: task `digits`" in committed  # every task has its section
+
+
+def test_every_task_has_its_composed_schema_for_editors() -> None:
+    generated = composed_task_schemas(REPO / "train")
+    assert "digits" in generated
+    for name, text in generated.items():
+        assert (REPO / "schemas/tasks" / f"{name}.schema.json").read_text() == text, f"{name}: run `make docs`"
 
 
 def test_every_schema_property_has_a_description() -> None:
@@ -25,10 +33,12 @@ def test_every_schema_property_has_a_description() -> None:
             missing += walk(extra, f"{path}<name>.")
         return missing
 
-    for name in ("job.schema.json", "training.schema.json"):
-        schema = json.loads((REPO / "schemas" / name).read_text())
+    schemas = [REPO / "schemas/job.schema.json", REPO / "schemas/training.schema.json",
+               *sorted((REPO / "train").glob("*/config.schema.json"))]
+    for path in schemas:
+        schema = json.loads(path.read_text())
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-        assert walk(schema, "") == [], name
+        assert walk(schema, "") == [], path
 
 
 def test_example_configs_carry_the_editor_schema_line() -> None:

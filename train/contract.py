@@ -21,6 +21,8 @@ from typing import Any
 DEFAULT_BASE_DIR = "/opt/ml"
 BASE_DIR_ENV = "SAGEMAKER_BASE_DIR"
 CONFIG_CHANNEL = "config"  # the launcher delivers the configs as this input channel
+CODE_CHANNEL = "code"  # ...and the training code as this one (train.bootstrap runs it)
+CODE_ARCHIVE = "source.tar.gz"
 TRAINING_CONFIG_FILE = "training.yaml"  # the resolved training config inside the config channel
 ENTRY_MODULE = "train"  # `python -m train`; the image's `train` command (what SageMaker runs) does the same
 FAILURE_REASON_LIMIT = 1024  # SageMaker shows the first 1024 characters of output/failure as FailureReason

@@ -36,6 +36,7 @@ class ResolvedImage:
     uri: str  # repository@sha256:...
     tag: str | None
     digest: str
+    tags: tuple[str, ...] = ()  # every tag of that image (a deps-<hash> tag records its dependencies)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -120,15 +121,14 @@ class Aws:
             raise AwsError(f"cannot list {uri} ({_code(error)})") from error
         return int(listed.get("KeyCount", 0)) > 0
 
-    def upload(self, files: list[tuple[Path, str]], prefix_uri: str) -> list[str]:
-        """Upload (file, relative key) pairs under `prefix_uri`; return the object URIs.
+    def upload(self, files: list[tuple[Path, str]]) -> list[str]:
+        """Upload (file, s3 URI) pairs, all or nothing; return the object URIs.
 
-        Config files are small: one PutObject each beats the managed transfer's thread pool start-up.
+        Configs and code are small: one PutObject each beats the managed transfer's thread pool start-up.
         """
-        bucket, prefix = split_s3_uri(prefix_uri.rstrip("/"))
         uris: list[str] = []
-        for path, relative in files:
-            key = f"{prefix}/{relative}" if prefix else relative
+        for path, uri in files:
+            bucket, key = split_s3_uri(uri)
             try:
                 self.client("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
             except Exception as error:
@@ -164,8 +164,10 @@ class Aws:
                 what = "repository" if _code(error) == "RepositoryNotFoundException" else "image"
                 raise AwsError(f"ECR {what} not found for {image}: build and push it first (make push)") from error
             raise AwsError(f"cannot look up {image} in ECR ({_code(error)})") from error
-        resolved = found["imageDetails"][0]["imageDigest"]
-        return ResolvedImage(f"{match['registry']}/{match['repository']}@{resolved}", tag, resolved)
+        detail = found["imageDetails"][0]
+        resolved = detail["imageDigest"]
+        return ResolvedImage(f"{match['registry']}/{match['repository']}@{resolved}", tag, resolved,
+                             tuple(detail.get("imageTags", ())))
 
     # SageMaker ----------------------------------------------------------------------------------------------
     def create_training_job(self, request: dict[str, Any]) -> str:

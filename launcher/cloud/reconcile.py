@@ -18,6 +18,7 @@ from launcher.job.outcome import OUTCOME_FILE, TERMINAL, JobOutcome
 from launcher.tracking import client
 from launcher.tracking.client import TrackedRun
 from launcher.tracking.lifecycle import settle
+from train.bootstrap import unpack
 
 RECORD_MEMBER = "smlaunch/"  # inside output.tar.gz: the container's journal and pending marker
 
@@ -53,9 +54,7 @@ def fetch_record(aws: Aws, output_tar: str, into: Path) -> Path | None:
     except Exception:  # no output (a job that failed early): nothing to replay
         return None
     with tarfile.open(fileobj=body, mode="r|gz") as tar:
-        for member in tar:
-            if member.isfile() and member.name.lstrip("./").startswith(RECORD_MEMBER):
-                tar.extract(member, into, filter="data")
+        unpack(tar, into, prefix=RECORD_MEMBER)
     found = into / RECORD_MEMBER.rstrip("/")
     return found if found.is_dir() else None
 

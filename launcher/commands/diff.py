@@ -12,7 +12,7 @@ PROVENANCE_TAGS = ("mlflow.source.git.commit", "mlflow.source.git.branch", "laun
                    "launcher.version", "launcher.python_version", "launcher.lock_sha256", "launcher.command",
                    "launcher.reproduced_from")
 PROVENANCE_PREFIXES = ("launcher.versions.",)
-LOCATION_PARAMS = ("local.work_dir", "sagemaker.output_path", "tracking.uri")
+LOCATION_PARAMS = ("local.work_dir", "sagemaker.output_path", "tracking.uri", "code.dirs")  # what ran: code_sha256
 
 
 def _provenance(run: Any) -> dict[str, str]:

@@ -25,8 +25,9 @@ from launcher.errors import ConfigError, interruption
 from launcher.executors import execute
 from launcher.executors.hosts import JobInterrupted
 from launcher.executors.tree import prune_job_trees
+from launcher.job.code import pack
 from launcher.job.outcome import IN_PROGRESS, OUTCOME_FILE, JobOutcome
-from launcher.job.request import build_request, config_location, make_job_name
+from launcher.job.request import build_request, config_location, make_job_name, staged_location
 from launcher.job.staging import stage_configs
 from launcher.preflight.checks import PreflightError, PreflightReport, run_preflight
 from launcher.tracking import client
@@ -35,7 +36,8 @@ from launcher.tracking.lifecycle import settle
 from launcher.tracking.provenance import Provenance, collect_provenance, diff_credentials
 from launcher.tracking.record import record_launch
 from launcher.tracking.run_note import describe_run
-from launcher.tracking.tags import image_tags, job_tags, run_tags
+from launcher.tracking.tags import code_tags, image_tags, job_tags, run_tags
+from train.contract import CODE_CHANNEL, CONFIG_CHANNEL
 
 
 def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: bool = False,
@@ -51,27 +53,32 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
     leaks = diff_credentials(provenance.uncommitted_diff)
     if leaks:
         raise ConfigError(leaks)
+    code = pack(spec.code_dirs, spec.code_max_bytes) if spec.code_dirs else None
     run = client.start_run(spec.tracking_uri, spec.experiment, spec.run_name, flatten(spec.resolved),
                            {**run_tags(spec, provenance), **(extra_tags or {})})
     uploaded: list[str] = []
     try:
         prune_job_trees(spec.work_dir, spec.keep_jobs)
         job_name = make_job_name(spec.experiment, run.run_id, datetime.now(UTC))
-        staging = spec.work_dir / job_name / "config"
+        staging = spec.work_dir / job_name / CONFIG_CHANNEL
         staged = stage_configs(spec, staging)
         config_uri = config_location(spec, run.run_id, job_name)
+        code_uri = staged_location(spec, run.run_id, job_name, CODE_CHANNEL) if code else None
+        code_file = code.write(spec.work_dir / job_name / CODE_CHANNEL) if code else None
         image = report.image.uri if report.image else None
-        request = build_request(spec, run, job_name, config_uri, image, report.secret_refs or None)
+        request = build_request(spec, run, job_name, config_uri, image, report.secret_refs or None, code_uri)
         tags = {**job_tags(spec, job_name, config_uri, describe_run(spec, provenance, job_name, run.run_id)),
-                **_image_tags(spec, report)}
+                **_image_tags(spec, report), **(code_tags(code) if code else {})}
         if aws is None:
-            record_launch(run, spec, provenance, None, staging, tags)
+            record_launch(run, spec, provenance, None, staging, tags, code_file)
             shared = tracking_uri.local_store_paths(run.tracking_uri, client.experiment_artifact_dir(run))
             outcome = execute(spec.mode, request, spec.work_dir, shared, interactive, interrupt_after)
             outcome.save(spec.work_dir / job_name / OUTCOME_FILE)  # `smlaunch status` can settle it later
         else:
             check_request(request, aws)
-            uploaded = aws.upload([(path, path.relative_to(staging).as_posix()) for path in staged], config_uri)
+            files = [(path, config_uri + path.relative_to(staging).as_posix()) for path in staged]
+            files += [(code_file, f"{code_uri}{code_file.name}")] if code_file and code_uri else []
+            uploaded = aws.upload(files)
             submitted_at = time.time()
             job_arn = aws.create_training_job(request)
     except JobInterrupted as stopped:  # the hosts are stopped; the run ends KILLED, the launcher exits 128+N
@@ -86,7 +93,7 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
     if aws is None:  # the job has ended; if the tracker cannot hear it now, the error says how to settle later
         return LaunchResult(run, job_name, settle(run, outcome), outcome, request)
     try:  # the job is running: what is left only records it, so a failure here must not fail the launch
-        record_launch(run, spec, provenance, aws, staging, tags)
+        record_launch(run, spec, provenance, aws, staging, tags, code_file)
     except Exception as error:
         print(f"warning: the job started, but recording its configs in MLflow failed: {error}", file=sys.stderr)
     return _follow_cloud(aws, run, job_name, job_arn, request, wait, poll_seconds, spec, provenance, submitted_at)

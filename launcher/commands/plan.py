@@ -11,8 +11,9 @@ from typing import Any
 
 from launcher.cloud.aws import Aws, check_request
 from launcher.config.spec import LaunchSpec
-from launcher.job.request import RunIds, build_request, config_location
+from launcher.job.request import RunIds, build_request, config_location, staged_location
 from launcher.preflight.checks import PreflightReport, run_preflight
+from train.contract import CODE_CHANNEL
 
 PLACEHOLDERS = {"run_id": "<run-id>", "experiment_id": "<experiment-id>", "job_name": "<job-name>"}
 
@@ -41,8 +42,9 @@ def plan(spec: LaunchSpec) -> DryRun:
     ids = RunIds(PLACEHOLDERS["run_id"], PLACEHOLDERS["experiment_id"], spec.tracking_uri)
     job_name = PLACEHOLDERS["job_name"]
     image = report.image.uri if report.image else None
+    code_uri = staged_location(spec, ids.run_id, job_name, CODE_CHANNEL) if spec.code_dirs else None
     request = build_request(spec, ids, job_name, config_location(spec, ids.run_id, job_name), image,
-                            report.secret_refs or None)
+                            report.secret_refs or None, code_uri)
     if spec.mode == "sagemaker":
         check_request(request, aws if report.ok else None)
     return DryRun(request, report)

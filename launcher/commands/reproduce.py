@@ -8,6 +8,7 @@ is compared with this checkout, and a new run tagged `launcher.reproduced_from` 
 from __future__ import annotations
 
 import sys
+import tarfile
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,9 +21,12 @@ from launcher.commands.report import LaunchResult
 from launcher.config.loader import load_launch_spec
 from launcher.config.spec import TRAIN_KEY
 from launcher.errors import LauncherError
+from launcher.job.code import ARCHIVE_NAME
 from launcher.job.staging import CONFIG_ARTIFACT_DIR, RESOLVED_CONFIG_FILE
 from launcher.tracking import client as tracking
 from launcher.tracking.provenance import collect_provenance
+from launcher.tracking.record import CODE_ARTIFACT_DIR
+from train.bootstrap import unpack
 
 
 class ReproduceRefused(LauncherError):
@@ -31,12 +35,16 @@ class ReproduceRefused(LauncherError):
     exit_code = 2
 
 
-def re_root(resolved: dict[str, Any], tracking_uri: str, mode: str) -> dict[str, Any]:
+def re_root(resolved: dict[str, Any], tracking_uri: str, mode: str, code_dirs: list[str] | None = None
+            ) -> dict[str, Any]:
     """The resolved config with the original machine's locations replaced by this machine's: the store is the
-    one the run was read from, the work dir the default under the current directory, and a local job's
-    outputs go to ./outputs (a cloud run's s3:// output path is never turned into a local folder)."""
+    one the run was read from, the work dir the default under the current directory, a local job's outputs
+    go to ./outputs (a cloud run's s3:// output path is never turned into a local folder), and the code is
+    the run's own (unpacked from its archive), not whatever the original directories hold today."""
     job = {key: dict(value) if isinstance(value, dict) else value for key, value in resolved.items()}
     job["tracking"] = {**job.get("tracking", {}), "uri": tracking_uri}
+    if code_dirs is not None:
+        job["code"] = {**job.get("code", {}), "dirs": code_dirs}
     job["local"] = {key: value for key, value in job.get("local", {}).items() if key != "work_dir"}
     if mode != "sagemaker":
         job["sagemaker"] = {**job.get("sagemaker", {}), "output_path": "outputs"}
@@ -78,6 +86,19 @@ def source_check(original: str | None, cwd: Path) -> str | None:
     return None
 
 
+def _the_runs_code(tracking_uri: str, run_id: str, tags: dict[str, str], into: Path) -> list[str] | None:
+    """The code the run shipped, unpacked under `into`: its package directories (None if it shipped none).
+    Packed again for the new job, it gives the same archive, so the new run records the same code hash."""
+    if "launcher.code_sha256" not in tags:
+        return None
+    archive = tracking.download_artifact(tracking_uri, run_id, f"{CODE_ARTIFACT_DIR}/{ARCHIVE_NAME}", into)
+    unpacked = into / "unpacked"
+    with tarfile.open(archive) as tar:
+        unpack(tar, unpacked)
+    print(f"using the run's own code ({tags['launcher.code_sha256'][:12]}), not this checkout's", file=sys.stderr)
+    return [str(directory) for directory in sorted(unpacked.iterdir()) if directory.is_dir()]
+
+
 def reproduce(run_id: str, tracking_uri: str, cwd: Path, mode: str | None = None,
               overrides: Sequence[str] = (), strict: bool = False, wait: bool = False) -> LaunchResult:
     """Launch `run_id` again; returns the new launch."""
@@ -98,7 +119,8 @@ def reproduce(run_id: str, tracking_uri: str, cwd: Path, mode: str | None = None
         resolved_file = tracking.download_artifact(tracking_uri, run_id,
                                                    f"{CONFIG_ARTIFACT_DIR}/{RESOLVED_CONFIG_FILE}", Path(scratch))
         resolved = yaml.safe_load(resolved_file.read_text(encoding="utf-8"))
-        job_file = rebuild_configs(re_root(resolved, tracking_uri, target_mode or "local-process"),
+        code_dirs = _the_runs_code(tracking_uri, run_id, tags, Path(scratch) / "code")
+        job_file = rebuild_configs(re_root(resolved, tracking_uri, target_mode or "local-process", code_dirs),
                                    Path(scratch) / "configs")
         spec = load_launch_spec(job_file, [*pinned, *overrides], cwd=cwd)
         marks = {

@@ -13,16 +13,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from launcher.config import tracking_uri
+from launcher.config.build import build_spec, resolve_locations
 from launcher.config.composition import load_composed
 from launcher.config.credential_rules import check_files, check_values
 from launcher.config.limits import check_limits
 from launcher.config.overrides import Override, apply_override, as_string, parse_override
-from launcher.config.rules import check_mode_rules, resolve_channels
-from launcher.config.spec import TRAIN_KEY, Channel, ConfigSources, JobSettings, LaunchSpec, freeze
+from launcher.config.rules import check_mode_rules, resolve_channels, resolve_code_dirs
+from launcher.config.spec import TRAIN_KEY, Channel, ConfigSources, LaunchSpec
+from launcher.config.tasks import import_roots
+from launcher.config.training import TrainingConfig, load_training
 from launcher.config.validation import (
     JOB_SCHEMA,
-    TRAINING_SCHEMA,
     apply_defaults,
     load_schema,
     schema_at,
@@ -36,8 +37,8 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
                      cwd: Path | None = None) -> LaunchSpec:
     """Load, compose, override, validate and resolve; raise ConfigError listing every problem found.
 
-    The resolved config says what actually runs: local paths (channels, outputs, work dir, a sqlite store)
-    are made absolute, relative to their file or to `cwd` (default: the current directory). Logged as
+    The resolved config says what actually runs: local paths (channels, code, outputs, work dir, a sqlite
+    store) are made absolute, relative to their file or to `cwd` (default: the current directory). Logged as
     `resolved.yaml` and as params, it is enough to run the job again from anywhere.
     """
     job_path = Path(job_file)
@@ -47,26 +48,31 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
 
     job_doc, job_files = load_composed(job_path)
     for item in (item for item in parsed if item.path[0] != TRAIN_KEY):
-        _apply(job_doc, item, (), problems)
-    job_problems = validate_document(job_doc, JOB_SCHEMA)
+        _apply(job_doc, item, problems)
+    job_problems = validate_document(job_doc, load_schema(JOB_SCHEMA))
     problems += job_problems
 
-    loaded = _load_training_doc(job_doc, job_path, [item for item in parsed if item.path[0] == TRAIN_KEY], problems)
     job: dict[str, Any] = {}
     channels: tuple[Channel, ...] = ()
+    code_dirs: tuple[Path, ...] = ()
+    defining_dir = partial(_defining_dir, job_doc, top_file=job_path)
     if not job_problems:  # the cross-field rules need a job config of the right shape
         job = apply_defaults(job_doc.data, load_schema(JOB_SCHEMA))
-        channels, channel_problems = resolve_channels(job, job_doc,
-                                                      lambda path: _defining_dir(job_doc, path, job_path))
-        problems += channel_problems + check_mode_rules(job, job_doc)
-    if problems or loaded is None:
+        channels, channel_problems = resolve_channels(job, job_doc, defining_dir)
+        code_dirs, code_problems = resolve_code_dirs(job, job_doc, defining_dir)
+        problems += channel_problems + code_problems + check_mode_rules(job, job_doc)
+    roots = import_roots(code_dirs, job.get("environment", {}).get("PYTHONPATH"))
+    training = _load_training(job_doc, job_path, [item for item in parsed if item.path[0] == TRAIN_KEY], roots,
+                              problems)
+    if problems or training is None:
         raise ConfigError(problems)
 
-    train_doc, train_files = loaded
-    training = apply_defaults(train_doc.data, load_schema(TRAINING_SCHEMA))
-    _resolve_locations(job, channels, cwd)
-    spec = _build_spec(job, training, channels, ConfigSources(job_files, train_files, tuple(overrides)))
-    locate = partial(_locate, job_doc=job_doc, train_doc=train_doc)
+    resolved_training = apply_defaults(training.document.data, training.schema)
+    resolve_locations(job, channels, code_dirs, cwd)
+    spec = build_spec(job, resolved_training, channels, code_dirs,
+                      ConfigSources(job_files, training.files, tuple(overrides)), training.task,
+                      tuple(training.warnings))
+    locate = partial(_locate, job_doc=job_doc, train_doc=training.document)
     limit_problems = check_limits(spec, locate)
     if limit_problems:
         raise ConfigError(limit_problems)
@@ -109,13 +115,12 @@ def _locate(path: ConfigPath, job_doc: YamlDocument, train_doc: YamlDocument) ->
     return job_doc.locate(path)
 
 
-def _apply(document: YamlDocument, item: Override, prefix: tuple[str, ...], problems: list[ConfigProblem]) -> None:
-    schema = load_schema(TRAINING_SCHEMA if prefix else JOB_SCHEMA)
-    target = schema_at(schema, item.path[len(prefix) :])
+def _apply(document: YamlDocument, item: Override, problems: list[ConfigProblem]) -> None:
+    target = schema_at(load_schema(JOB_SCHEMA), item.path)
     if target is not None and target.get("type") == "string" and not isinstance(item.value, str):
         item = as_string(item)  # `--set environment.FLAG=1` means the string "1"
     try:
-        apply_override(document, item, prefix)
+        apply_override(document, item, ())
     except ConfigError as error:
         problems.extend(error.problems)
 
@@ -126,9 +131,9 @@ def _defining_dir(document: YamlDocument, path: ConfigPath, top_file: Path) -> P
     return top_file.parent if source.startswith("--set") else Path(source).parent
 
 
-def _load_training_doc(job_doc: YamlDocument, job_path: Path, overrides: list[Override],
-                       problems: list[ConfigProblem]) -> tuple[YamlDocument, tuple[Path, ...]] | None:
-    """The training config the job config names, with its `train.` overrides applied and validated."""
+def _load_training(job_doc: YamlDocument, job_path: Path, overrides: list[Override], roots: list[Path],
+                   problems: list[ConfigProblem]) -> TrainingConfig | None:
+    """The training config the job config names (None when it cannot be found or read)."""
     reference = job_doc.data.get("training_config")
     if not isinstance(reference, str) or not reference:
         return None  # the schema check has reported it
@@ -138,68 +143,4 @@ def _load_training_doc(job_doc: YamlDocument, job_path: Path, overrides: list[Ov
         where = job_doc.locate(("training_config",))
         problems.append(problem(where, ("training_config",), f"training config {display} not found"))
         return None
-    try:
-        train_doc, train_files = load_composed(train_path, display)
-    except ConfigError as error:
-        problems.extend(error.problems)
-        return None
-    for item in overrides:
-        if len(item.path) == 1:
-            problems.append(problem(item.location, item.path, "set a field inside it, e.g. train.epochs=5"))
-        else:
-            _apply(train_doc, item, (TRAIN_KEY,), problems)
-    problems.extend(validate_document(train_doc, TRAINING_SCHEMA, prefix=(TRAIN_KEY,)))
-    return train_doc, train_files
-
-
-def _resolve_locations(job: dict[str, Any], channels: tuple[Channel, ...], cwd: Path) -> None:
-    """Put absolute locations into the resolved job config (in place)."""
-    for channel in channels:
-        job["channels"][channel.name]["uri"] = channel.uri
-    job["tracking"]["uri"] = tracking_uri.resolve(job["tracking"]["uri"], cwd)
-    job["local"]["work_dir"] = str((cwd / job["local"]["work_dir"]).resolve())
-    output = job["sagemaker"]["output_path"]
-    if not output.startswith("s3://"):
-        job["sagemaker"]["output_path"] = str((cwd / output).resolve())
-
-
-def _build_spec(
-    job: dict[str, Any], training: dict[str, Any], channels: tuple[Channel, ...], sources: ConfigSources
-) -> LaunchSpec:
-    sagemaker = job["sagemaker"]
-    return LaunchSpec(
-        experiment=job["experiment"],
-        mode=job["mode"],
-        run_name=job.get("run_name"),
-        description=job.get("description"),
-        tracking_uri=job["tracking"]["uri"],
-        job=JobSettings(
-            instance_type=sagemaker["instance_type"],
-            instance_count=sagemaker["instance_count"],
-            volume_size_gb=sagemaker["volume_size_gb"],
-            max_runtime_seconds=sagemaker["max_runtime_seconds"],
-            output_path=sagemaker["output_path"],
-            image=sagemaker.get("image"),
-            role_arn=sagemaker.get("role_arn"),
-            region=sagemaker.get("region"),
-            config_prefix=sagemaker.get("config_prefix"),
-            spot=sagemaker.get("spot", {}).get("enabled", False),
-            spot_max_wait_seconds=sagemaker.get("spot", {}).get("max_wait_seconds"),
-            checkpoint_s3_uri=sagemaker.get("checkpoint_s3_uri"),
-            keep_alive_seconds=sagemaker.get("keep_alive_seconds"),
-            subnets=tuple(sagemaker.get("vpc", {}).get("subnets", ())),
-            security_group_ids=tuple(sagemaker.get("vpc", {}).get("security_group_ids", ())),
-            remote_debug=sagemaker["remote_debug"],
-        ),
-        channels=channels,
-        environment=freeze(job["environment"]),
-        tags=freeze(job["tags"]),
-        work_dir=Path(job["local"]["work_dir"]),
-        training=freeze(training),
-        resolved=freeze({**job, TRAIN_KEY: training}),
-        sources=sources,
-        register_as=job["tracking"].get("register_as"),
-        keep_jobs=job["local"]["keep_jobs"],
-        secrets=freeze(job["secrets"]),
-        not_secrets=tuple(job["not_secrets"]),
-    )
+    return load_training(train_path, display, overrides, roots, problems)

@@ -7,28 +7,47 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from launcher.config.tasks import compose, load_task_schema
 from launcher.config.validation import JOB_SCHEMA, TRAINING_SCHEMA, load_schema
 
 HEADER = """# Configuration reference
 
-Generated from `schemas/*.schema.json` by `make docs` (`smlaunch schema --markdown`); do not edit by hand.
-Every field can be overridden on the command line with `--set <field>=<value>`; training config fields take
-the `train.` prefix there (`--set train.optimizer.lr=0.01`), and carry the same names as MLflow params.
+Generated from `schemas/*.schema.json` and each task's `train/<task>/config.schema.json` by `make docs`
+(`smlaunch schema --markdown`); do not edit by hand. Every field can be overridden on the command line with
+`--set <field>=<value>`; training config fields take the `train.` prefix there (`--set train.optimizer.lr=0.01`),
+and carry the same names as MLflow params.
 """
 
 
-def render_markdown() -> str:
-    """The whole reference: the job config, then the training config."""
+def task_schemas(train_dir: Path) -> dict[str, Path]:
+    """{task name: its config.schema.json} for every task package under `train_dir` (train/<name>/)."""
+    return {path.parent.name: path for path in sorted(train_dir.glob("*/config.schema.json"))}
+
+
+def render_markdown(train_dir: Path) -> str:
+    """The whole reference: the job config, the fields every training config has, then each task's own."""
     parts = [HEADER]
-    for name, title, prefix in ((JOB_SCHEMA, "Job config", ""), (TRAINING_SCHEMA, "Training config", "train.")):
-        schema = load_schema(name)
-        parts += [f"## {title} (`schemas/{name}`)", "", schema.get("description", ""), ""]
+    sections = [(load_schema(JOB_SCHEMA), f"Job config (`schemas/{JOB_SCHEMA}`)", ""),
+                (load_schema(TRAINING_SCHEMA), f"Training config: every task (`schemas/{TRAINING_SCHEMA}`)", "train.")]
+    sections += [(load_task_schema(path), f"Training config: task `{name}` (`train/{name}/config.schema.json`)",
+                  "train.") for name, path in task_schemas(train_dir).items()]
+    for schema, title, prefix in sections:
+        parts += [f"## {title}", "", schema.get("description", ""), ""]
         parts += ["| field | type | default | description |", "| --- | --- | --- | --- |"]
         parts += [_row(prefix + path, sub, required) for path, sub, required in _fields(schema, "")]
         parts += ["", *_conditions(schema), ""]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def composed_task_schemas(train_dir: Path) -> dict[str, str]:
+    """{task name: the common training schema composed with the task's, as JSON}: what editors validate
+    `configs/train/<task>.yaml` against (schemas/tasks/<task>.schema.json)."""
+    common = load_schema(TRAINING_SCHEMA)
+    return {name: json.dumps(compose(common, load_task_schema(path)), indent=2) + "\n"
+            for name, path in task_schemas(train_dir).items()}
 
 
 def _fields(schema: dict[str, Any], prefix: str) -> Iterator[tuple[str, dict[str, Any], bool]]:

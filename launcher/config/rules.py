@@ -69,3 +69,21 @@ def resolve_channels(
             found.append(problem(where, path, "local modes read channels from local directories"))
         channels.append(Channel(name=name, uri=uri, input_mode=settings["input_mode"]))
     return tuple(channels), found
+
+
+def resolve_code_dirs(job: dict[str, Any], document: YamlDocument, base_dir: Callable[[ConfigPath], Path]
+                      ) -> tuple[tuple[Path, ...], list[ConfigProblem]]:
+    """`code.dirs` made absolute (relative to the file that set them); each must be a package directory whose
+    name can be imported."""
+    found: list[ConfigProblem] = []
+    dirs = []
+    for index, entry in enumerate(job["code"]["dirs"]):
+        path = ("code", "dirs", index)
+        directory = (base_dir(path) / entry).resolve()
+        if not directory.is_dir():
+            found.append(problem(document.locate(path), path, f"directory {directory} does not exist"))
+        elif not directory.name.isidentifier():
+            found.append(problem(document.locate(path), path, f"{directory.name!r} cannot be imported as a package "
+                                 "name: code.dirs lists package directories (e.g. ../train)"))
+        dirs.append(directory)
+    return tuple(dirs), found

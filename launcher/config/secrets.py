@@ -34,6 +34,9 @@ VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
                               r"(?!arn:aws)[^\s\"',;]{6,}")),
 )
 SECRET_REFERENCE = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@#-]+")
+# Files whose names say they hold secrets: never shipped with the code, never in the recorded diff.
+SECRET_FILE_PATTERNS = (".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_ed25519*", "id_ecdsa*",
+                        "*credentials*", ".netrc", ".pypirc", ".git-credentials", ".npmrc", "*.kdbx")
 BASE64_RUN = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40,}={0,2}(?![A-Za-z0-9/+=])")
 
 

@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from launcher.config.tasks import TaskSource
 
 LOCAL_MODES = ("local-process", "local-container")
 TRAIN_KEY = "train"  # the training config's fields live under `train.` in overrides, params and the resolved config
@@ -81,6 +84,10 @@ class LaunchSpec:
     keep_jobs: int = 10
     secrets: Mapping[str, str] = field(default_factory=dict)  # environment variable → Secrets Manager reference
     not_secrets: tuple[str, ...] = ()  # paths the credential check lets through (recorded on the run)
+    code_dirs: tuple[Path, ...] = ()  # package directories packed into the job's `code` channel
+    code_max_bytes: int = 20 * 1024 * 1024
+    task: TaskSource | None = None
+    warnings: tuple[str, ...] = ()  # things worth saying that are not errors (printed by the CLI)
 
     @property
     def is_local(self) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 from launcher.config.yaml_source import ConfigPath, YamlDocument, problem
 from launcher.errors import ConfigProblem
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # ../../schemas, shipped in the wheel as package data
 JOB_SCHEMA = "job.schema.json"
 TRAINING_SCHEMA = "training.schema.json"
 
@@ -24,14 +24,13 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
-def validate_document(document: YamlDocument, schema_name: str, prefix: ConfigPath = ()) -> list[ConfigProblem]:
+def validate_document(document: YamlDocument, schema: dict[str, Any], prefix: ConfigPath = ()) -> list[ConfigProblem]:
     """All schema violations of `document`, each located in its file (or at the `--set` that caused it).
 
     `prefix` is prepended to field paths in messages (the training config's fields read `train.…`).
     """
     from jsonschema import Draft202012Validator  # imported here: ~60 ms that `--help` need not pay
 
-    schema = load_schema(schema_name)
     validator = Draft202012Validator(schema)
     problems: list[ConfigProblem] = []
     for error in validator.iter_errors(document.data):

@@ -49,6 +49,13 @@ def image_id(image: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def image_label(image: str, label: str) -> str | None:
+    """A label of a local image, or None when the image or the label is missing."""
+    done = _docker("image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', image)
+    value = done.stdout.strip()
+    return value if done.returncode == 0 and value and value != "<no value>" else None
+
+
 def run_command(image: str, name: str, env: Mapping[str, str], mounts: Iterable[tuple[str, str]],
                 command: list[str], interactive: bool = False) -> list[str]:
     """The `docker run` argv. Variables are passed by name only (`-e KEY`), their values through the CLI's own

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from launcher.config.params import flatten
 from launcher.config.spec import LaunchSpec
 from launcher.config.tracking_uri import redact
-from train.contract import CONFIG_CHANNEL, DEFAULT_BASE_DIR, ContainerPaths
+from train.contract import CODE_CHANNEL, CONFIG_CHANNEL, DEFAULT_BASE_DIR, ContainerPaths
 from train.handover import (
     EXPERIMENT_ID_ENV,
     REGISTER_AS_ENV,
@@ -55,11 +55,16 @@ class RunIds:
     tracking_uri: str
 
 
-def config_location(spec: LaunchSpec, run_id: str, job_name: str) -> str:
-    """Where the job reads its configs: `<config prefix>/<experiment>/<run id>/` on S3, or the local staging dir."""
+def staged_location(spec: LaunchSpec, run_id: str, job_name: str, channel: str = CONFIG_CHANNEL) -> str:
+    """Where the job reads a staged channel (its configs, its code): `<config prefix>/<experiment>/<run id>/
+    <channel>/` on S3, or the job's staging dir locally."""
     if spec.mode == "sagemaker":
-        return f"{(spec.job.config_prefix or '').rstrip('/')}/{spec.experiment}/{run_id}/"
-    return str(spec.work_dir / job_name / "config")
+        return f"{(spec.job.config_prefix or '').rstrip('/')}/{spec.experiment}/{run_id}/{channel}/"
+    return str(spec.work_dir / job_name / channel)
+
+
+def config_location(spec: LaunchSpec, run_id: str, job_name: str) -> str:
+    return staged_location(spec, run_id, job_name, CONFIG_CHANNEL)
 
 
 def make_job_name(experiment: str, run_id: str, now: datetime) -> str:
@@ -104,14 +109,17 @@ def job_tags(spec: LaunchSpec, run: RunHandle) -> list[dict[str, str]]:
 
 def build_request(
     spec: LaunchSpec, run: RunHandle, job_name: str, config_uri: str, image: str | None = None,
-    secret_refs: Mapping[str, str] | None = None,
+    secret_refs: Mapping[str, str] | None = None, code_uri: str | None = None,
 ) -> dict[str, Any]:
-    """The CreateTrainingJob request for `spec`, tracked by `run`, with configs at `config_uri`.
+    """The CreateTrainingJob request for `spec`, tracked by `run`, with configs at `config_uri` (and the
+    packed code at `code_uri`, its own channel).
 
     `image` replaces the configured image (the launcher passes the tag resolved to its @sha256 digest);
     `secret_refs` the configured secret names (pre-flight resolves them to ARNs).
     """
     channels = [_channel(CONFIG_CHANNEL, data_uri(config_uri), "File")]
+    if code_uri is not None:
+        channels.append(_channel(CODE_CHANNEL, data_uri(code_uri), "File"))
     channels += [_channel(channel.name, data_uri(channel.uri), channel.input_mode) for channel in spec.channels]
     job = spec.job
     request: dict[str, Any] = {

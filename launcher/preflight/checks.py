@@ -17,6 +17,7 @@ from launcher.config.spec import LaunchSpec
 from launcher.config.tracking_uri import is_managed_mlflow, is_server, redact
 from launcher.errors import LauncherError
 from launcher.executors import docker
+from launcher.preflight import image_deps
 
 EXIT_PREFLIGHT = 3
 HEALTH_TIMEOUT_SECONDS = 5
@@ -98,6 +99,9 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None) -> PreflightReport:
         report.add("docker engine", docker.engine_version)
         if report.checks[-1].ok:
             report.add("image", partial(_local_image, spec.job.image or "", report))
+        if report.local_image_id:
+            label = docker.image_label(spec.job.image or "", image_deps.LABEL)
+            report.add("image dependencies", lambda: image_deps.compare(label, "rebuild it: make build"))
     if spec.mode != "sagemaker" or aws is None:
         return report
     report.region = aws.region
@@ -115,6 +119,9 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None) -> PreflightReport:
         if location:
             report.add(name, partial(_bucket, aws, location))
     report.add("image", lambda: _image(aws, spec.job.image or "", report))
+    if report.image is not None:
+        recorded = image_deps.recorded_in_tags(report.image.tags)
+        report.add("image dependencies", lambda: image_deps.compare(recorded, "push a new image: make push"))
     return report
 
 

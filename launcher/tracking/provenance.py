@@ -15,6 +15,7 @@ from pathlib import Path
 
 from launcher import __version__
 from launcher.config.credential_rules import check_derived
+from launcher.config.secrets import SECRET_FILE_PATTERNS
 from launcher.config.tracking_uri import redact
 from launcher.config.yaml_source import Location, problem
 from launcher.errors import ConfigProblem
@@ -42,9 +43,7 @@ KEY_PACKAGES = ("mlflow", "torch", "numpy", "boto3", "sagemaker", "jsonschema", 
 LOCK_FILE = Path(__file__).resolve().parents[2] / "requirements.lock"
 DIFF_LIMIT_BYTES = 1024 * 1024
 # Files whose changes never leave the machine in a run's artifacts.
-SECRET_PATHSPECS = tuple(f":(exclude,glob,icase)**/{pattern}" for pattern in (
-    ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_ed25519*", "*credentials*", "*secret*",
-    "*token*", ".netrc", ".pypirc", "*.kdbx"))
+SECRET_PATHSPECS = tuple(f":(exclude,glob,icase)**/{pattern}" for pattern in SECRET_FILE_PATTERNS)
 
 
 def package_versions() -> dict[str, str]:

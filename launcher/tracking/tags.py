@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from launcher.config.spec import LaunchSpec
+from launcher.job.code import CodeArchive
 from launcher.tracking.provenance import Provenance
 
 
@@ -54,3 +55,8 @@ def image_tags(configured: str | None, uri: str | None = None, digest: str | Non
     if region:
         tags["launcher.region"] = region
     return tags
+
+
+def code_tags(code: CodeArchive) -> dict[str, str]:
+    """Which code ran: the shipped archive's SHA-256 (same code, same hash) and how many files it holds."""
+    return {"launcher.code_sha256": code.sha256, "launcher.code_files": str(len(code.files))}

@@ -1,0 +1,69 @@
+"""The validated job and training configs, with defaults applied, as one frozen LaunchSpec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from launcher.config import tracking_uri
+from launcher.config.spec import TRAIN_KEY, Channel, ConfigSources, JobSettings, LaunchSpec, freeze
+from launcher.config.tasks import TaskSource
+
+
+def resolve_locations(job: dict[str, Any], channels: tuple[Channel, ...], code_dirs: tuple[Path, ...],
+                      cwd: Path) -> None:
+    """Put absolute locations into the resolved job config (in place): what actually runs, from anywhere."""
+    for channel in channels:
+        job["channels"][channel.name]["uri"] = channel.uri
+    job["code"]["dirs"] = [str(directory) for directory in code_dirs]
+    job["tracking"]["uri"] = tracking_uri.resolve(job["tracking"]["uri"], cwd)
+    job["local"]["work_dir"] = str((cwd / job["local"]["work_dir"]).resolve())
+    output = job["sagemaker"]["output_path"]
+    if not output.startswith("s3://"):
+        job["sagemaker"]["output_path"] = str((cwd / output).resolve())
+
+
+def build_spec(job: dict[str, Any], training: dict[str, Any], channels: tuple[Channel, ...],
+               code_dirs: tuple[Path, ...], sources: ConfigSources, task: TaskSource | None,
+               warnings: tuple[str, ...]) -> LaunchSpec:
+    sagemaker = job["sagemaker"]
+    return LaunchSpec(
+        experiment=job["experiment"],
+        mode=job["mode"],
+        run_name=job.get("run_name"),
+        description=job.get("description"),
+        tracking_uri=job["tracking"]["uri"],
+        job=JobSettings(
+            instance_type=sagemaker["instance_type"],
+            instance_count=sagemaker["instance_count"],
+            volume_size_gb=sagemaker["volume_size_gb"],
+            max_runtime_seconds=sagemaker["max_runtime_seconds"],
+            output_path=sagemaker["output_path"],
+            image=sagemaker.get("image"),
+            role_arn=sagemaker.get("role_arn"),
+            region=sagemaker.get("region"),
+            config_prefix=sagemaker.get("config_prefix"),
+            spot=sagemaker.get("spot", {}).get("enabled", False),
+            spot_max_wait_seconds=sagemaker.get("spot", {}).get("max_wait_seconds"),
+            checkpoint_s3_uri=sagemaker.get("checkpoint_s3_uri"),
+            keep_alive_seconds=sagemaker.get("keep_alive_seconds"),
+            subnets=tuple(sagemaker.get("vpc", {}).get("subnets", ())),
+            security_group_ids=tuple(sagemaker.get("vpc", {}).get("security_group_ids", ())),
+            remote_debug=sagemaker["remote_debug"],
+        ),
+        channels=channels,
+        environment=freeze(job["environment"]),
+        tags=freeze(job["tags"]),
+        work_dir=Path(job["local"]["work_dir"]),
+        training=freeze(training),
+        resolved=freeze({**job, TRAIN_KEY: training}),
+        sources=sources,
+        register_as=job["tracking"].get("register_as"),
+        keep_jobs=job["local"]["keep_jobs"],
+        secrets=freeze(job["secrets"]),
+        not_secrets=tuple(job["not_secrets"]),
+        code_dirs=code_dirs,
+        code_max_bytes=int(job["code"]["max_mb"] * 1024 * 1024),
+        task=task,
+        warnings=warnings,
+    )

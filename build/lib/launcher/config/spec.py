@@ -1,0 +1,112 @@
+"""LaunchSpec: the validated, resolved, immutable description of one launch. Built once, read everywhere after."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from launcher.config.tasks import TaskSource
+
+LOCAL_MODES = ("local-process", "local-container")
+TRAIN_KEY = "train"  # the training config's fields live under `train.` in overrides, params and the resolved config
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One input data channel: its name, where the data is (s3:// or an absolute local path) and input mode."""
+
+    name: str
+    uri: str
+    input_mode: str
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """The SageMaker job settings, with schema defaults applied."""
+
+    instance_type: str
+    instance_count: int
+    volume_size_gb: int
+    max_runtime_seconds: int
+    output_path: str
+    image: str | None
+    role_arn: str | None
+    region: str | None = None
+    config_prefix: str | None = None
+    spot: bool = False
+    spot_max_wait_seconds: int | None = None
+    checkpoint_s3_uri: str | None = None
+    keep_alive_seconds: int | None = None
+    subnets: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    remote_debug: bool = False
+
+
+@dataclass(frozen=True)
+class ConfigSources:
+    """The files a spec came from (each chain base first, as `extends` built it) and the overrides on top."""
+
+    job_files: tuple[Path, ...]
+    training_files: tuple[Path, ...]
+    overrides: tuple[str, ...]
+
+    @property
+    def job_file(self) -> Path:
+        return self.job_files[-1]
+
+    @property
+    def training_file(self) -> Path:
+        return self.training_files[-1]
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything needed to start a job, validated; `resolved` is the merged config as logged to MLflow."""
+
+    experiment: str
+    mode: str
+    run_name: str | None
+    description: str | None
+    tracking_uri: str
+    job: JobSettings
+    channels: tuple[Channel, ...]
+    environment: Mapping[str, str]
+    tags: Mapping[str, str]
+    work_dir: Path
+    training: Mapping[str, Any]
+    resolved: Mapping[str, Any]
+    sources: ConfigSources
+    register_as: str | None = None
+    keep_jobs: int = 10
+    secrets: Mapping[str, str] = field(default_factory=dict)  # environment variable → Secrets Manager reference
+    not_secrets: tuple[str, ...] = ()  # paths the credential check lets through (recorded on the run)
+    code_dirs: tuple[Path, ...] = ()  # package directories packed into the job's `code` channel
+    code_max_bytes: int = 20 * 1024 * 1024
+    task: TaskSource | None = None
+    warnings: tuple[str, ...] = ()  # things worth saying that are not errors (printed by the CLI)
+
+    @property
+    def is_local(self) -> bool:
+        return self.mode in LOCAL_MODES
+
+
+def freeze(value: Any) -> Any:
+    """A read-only view of nested dicts/lists (mappings become MappingProxyType, lists tuples)."""
+    if isinstance(value, dict):
+        return MappingProxyType({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Plain dicts and lists again (for YAML/JSON output) from a frozen value."""
+    if isinstance(value, Mapping):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(item) for item in value]
+    return value

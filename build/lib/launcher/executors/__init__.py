@@ -1,0 +1,35 @@
+"""Executors room: each takes the one CreateTrainingJob request and runs it somewhere, returning a JobOutcome.
+
+`tree.py` lays a request out as an /opt/ml tree per host, `hosts.py` runs hosts on this machine (as processes
+or containers), `sagemaker.py` follows a cloud job, and `docker.py` is the one door to Docker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from launcher.errors import ExecutionError
+from launcher.job.outcome import JobOutcome
+from train.handover import RESUMABLE_ENV
+
+
+def execute(mode: str, request: dict[str, Any], work_dir: Path, shared_paths: tuple[str, ...] = (),
+            interactive: bool = False, interrupt_after: float | None = None) -> JobOutcome:
+    """Run `request` locally with the executor for `mode` and wait for it to end.
+
+    `shared_paths` (a local MLflow store) must be visible at the same path to the job; `interactive` gives the
+    single host of a local-process job this terminal (for debuggers); `interrupt_after` rehearses a spot
+    reclaim (the hosts are told, as a spot job's are, that a SIGTERM is a reclaim to resume from).
+    """
+    if interrupt_after is not None:
+        request = {**request, "Environment": {**request.get("Environment", {}), RESUMABLE_ENV: "true"}}
+    if mode == "local-process":
+        from launcher.executors.local_process import run_local_process
+
+        return run_local_process(request, work_dir, interactive, interrupt_after)
+    if mode == "local-container":
+        from launcher.executors.local_container import run_local_container
+
+        return run_local_container(request, work_dir, shared_paths, interrupt_after)
+    raise ExecutionError(f"mode '{mode}' does not run locally")

@@ -1,0 +1,192 @@
+"""Run a training request's hosts on this machine, whatever starts each host (a subprocess or a container).
+
+For every host: lay out its /opt/ml tree under the job's work dir, start it with a `HostLauncher`, stream its
+output prefixed by host (undecodable bytes replaced, never fatal), and watch all hosts at once: the first
+host to fail stops the others within seconds, MaxRuntimeInSeconds stops them all, and an interruption of the
+launcher (Ctrl-C, SIGTERM, SIGHUP) stops them the way SageMaker stops a job: SIGTERM, a grace period, then
+SIGKILL. Afterwards the first host's model dir is packed into `<output path>/<job>/output/model.tar.gz`, as
+SageMaker does, written under a temporary name and renamed so a failed write never leaves a truncated file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from launcher.errors import interruption
+from launcher.executors.tree import host_names, lay_out_host, local_path
+from launcher.job.outcome import COMPLETED, FAILED, STOPPED, JobOutcome
+from train.contract import FAILURE_REASON_LIMIT, ContainerPaths
+
+POLL_SECONDS = 0.1
+TERMINATED_CODES = (143, -15)  # the container's exit after SIGTERM, or the signal itself
+STOP_GRACE_SECONDS = 30.0  # SageMaker gives 120 s; a local host's flush is bounded well below this
+
+
+class HostLauncher(Protocol):
+    """Starts one host of a job (its tree is laid out) and stops it early when asked."""
+
+    @property
+    def mounts_channels(self) -> bool:
+        """True when the host sees the channels through read-only mounts (no copies in its tree)."""
+
+    def start(self, request: dict[str, Any], tree: ContainerPaths, host: str) -> subprocess.Popen[str]:
+        """Start the host with stdout piped (text); stderr merged into it."""
+
+    def stop(self, host: str, process: subprocess.Popen[str]) -> None:
+        """Ask a running host to stop (SIGTERM to everything it started)."""
+
+    def kill(self, host: str, process: subprocess.Popen[str]) -> None:
+        """End a host that did not stop within the grace period."""
+
+    def reap(self, host: str, process: subprocess.Popen[str]) -> None:
+        """After a host's main process ended: end whatever it left running (a container's end does that)."""
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """The launcher was interrupted while the job ran; the hosts are stopped and `outcome` says so."""
+
+    def __init__(self, cause: KeyboardInterrupt, outcome: JobOutcome) -> None:
+        super().__init__(cause)
+        self.cause = interruption(cause)
+        self.outcome = outcome
+
+
+def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
+              interrupt_after: float | None = None) -> JobOutcome:
+    """Lay out every host, run them concurrently with live, host-prefixed output, then pack the outputs.
+
+    `interrupt_after` rehearses a spot reclaim: that many seconds after the hosts start, every host gets
+    SIGTERM (and SageMaker's grace), then all restart on the same trees, checkpoints kept, once.
+    """
+    job_name = request["TrainingJobName"]
+    hosts = host_names(request["ResourceConfig"]["InstanceCount"])
+    trees = {host: lay_out_host(request, work_dir / job_name / host, host, copy_channels=not launcher.mounts_channels)
+             for host in hosts}
+    processes: dict[str, subprocess.Popen[str]] = {}
+    streamers: list[threading.Thread] = []
+    max_runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
+    deadline = time.monotonic() + max_runtime
+    primary_output = str(trees[hosts[0]].output_data_dir)
+
+    def start_all() -> None:
+        for host in hosts:
+            processes[host] = launcher.start(request, trees[host], host)
+            streamers.extend(_watch(processes[host], host))
+
+    try:
+        start_all()
+        print(f"smlaunch: {job_name}: {len(hosts)} host(s) started", file=sys.stderr, flush=True)
+        if interrupt_after is not None:
+            failed, reached = _wait_for_hosts(processes, min(deadline, time.monotonic() + interrupt_after))
+            if failed is None and reached and time.monotonic() < deadline:  # the reclaim
+                print(f"smlaunch: rehearsing a spot reclaim after {interrupt_after:g} s: SIGTERM to every host, "
+                      "then a restart on the same trees (checkpoints kept)", file=sys.stderr, flush=True)
+                _stop_all(processes, launcher)
+                for host, process in processes.items():
+                    launcher.reap(host, process)
+                start_all()
+        failed, timed_out = _wait_for_hosts(processes, deadline)
+    except KeyboardInterrupt as stop:
+        cause = interruption(stop)
+        raise JobInterrupted(cause, JobOutcome(job_name, STOPPED, cause.reason, output_data=primary_output)) \
+            from None
+    finally:
+        _stop_all(processes, launcher)  # no-op for hosts that ended; ends the rest (a failure, a timeout)
+        for host, process in processes.items():
+            launcher.reap(host, process)
+        for streamer in streamers:
+            streamer.join(timeout=5)
+    if timed_out:
+        return JobOutcome(job_name, FAILED, f"MaxRuntimeExceeded: the job ran longer than {max_runtime} s",
+                          output_data=primary_output)
+    if failed is not None:
+        code = processes[failed].returncode
+        ending = STOPPED if code in TERMINATED_CODES else FAILED  # a SIGTERM from outside stops, not fails
+        return JobOutcome(job_name, ending, _failure_reason(trees[failed], failed, code), output_data=primary_output)
+    output_dir = local_path(request["OutputDataConfig"]["S3OutputPath"]) / job_name / "output"
+    model_artifact = _pack(trees[hosts[0]].model_dir, output_dir / "model.tar.gz")
+    _pack(trees[hosts[0]].output_data_dir, output_dir / "output.tar.gz")
+    return JobOutcome(job_name, COMPLETED, model_artifact=str(model_artifact), output_data=primary_output)
+
+
+def _wait_for_hosts(processes: dict[str, subprocess.Popen[str]], deadline: float) -> tuple[str | None, bool]:
+    """Wait until every host exited 0, one failed (its name), or the deadline passed (True)."""
+    while True:
+        codes = {host: process.poll() for host, process in processes.items()}
+        failed = next((host for host, code in codes.items() if code not in (None, 0)), None)
+        if failed is not None:
+            return failed, False
+        if all(code == 0 for code in codes.values()):
+            return None, False
+        if time.monotonic() >= deadline:
+            return None, True
+        time.sleep(POLL_SECONDS)
+
+
+def _watch(process: subprocess.Popen[str], host: str) -> list[threading.Thread]:
+    """Stream a host's piped output; a host sharing the terminal (stdout not piped) needs no streamer."""
+    if process.stdout is None:
+        return []
+    streamer = threading.Thread(target=_stream, args=(process.stdout, host), daemon=True)
+    streamer.start()
+    return [streamer]
+
+
+def _stream(pipe: IO[str], host: str) -> None:
+    """Copy a host's output line by line to our stderr (stdout stays free for --output json)."""
+    for line in pipe:  # the pipe decodes with errors="replace": one bad byte never stops the stream
+        try:
+            sys.stderr.write(f"{host} | {line}")
+            sys.stderr.flush()
+        except (OSError, ValueError):  # our own stderr is gone: keep draining so the host never blocks
+            continue
+
+
+def _stop_all(processes: dict[str, subprocess.Popen[str]], launcher: HostLauncher) -> None:
+    running = {host: process for host, process in processes.items() if process.poll() is None}
+    for host, process in running.items():
+        launcher.stop(host, process)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for host, process in running.items():
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.01))
+        except subprocess.TimeoutExpired:
+            launcher.kill(host, process)
+            process.wait()
+
+
+def _failure_reason(paths: ContainerPaths, host: str, code: int | None) -> str:
+    if paths.failure_file.exists():
+        reason = paths.failure_file.read_text(encoding="utf-8", errors="replace")[:FAILURE_REASON_LIMIT].strip()
+        if reason:
+            return f"{host}: {reason}"
+    if code is not None and code < 0:
+        import signal
+
+        return f"{host}: the training process was killed by {signal.Signals(-code).name}"
+    return f"{host}: the training process exited with code {code} without writing a failure file"
+
+
+def _pack(directory: Path, archive: Path) -> Path:
+    """tar.gz the contents of `directory` (entries relative to it, as SageMaker packs /opt/ml/model).
+
+    Written to a temporary name and renamed: a full disk or a crash never leaves a truncated archive behind.
+    """
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_name(f".{archive.name}.{os.getpid()}.partial")
+    try:
+        with tarfile.open(partial, "w:gz") as tar:
+            for entry in sorted(directory.iterdir()):
+                tar.add(entry, arcname=entry.name)
+        partial.replace(archive)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return archive

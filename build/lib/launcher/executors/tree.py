@@ -1,0 +1,136 @@
+"""Lay out a CreateTrainingJob request as SageMaker would on a host: the /opt/ml tree and the environment.
+
+Shared by the local executors: `local-process` builds the tree under the job's work dir and points
+SAGEMAKER_BASE_DIR at it; `local-container` mounts the same tree at /opt/ml.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from train.contract import ContainerPaths
+
+LOCAL_REGION = "local"  # stand-ins in the local job ARN (SageMaker puts its region and account there)
+LOCAL_ACCOUNT = "000000000000"
+
+
+def host_names(count: int) -> list[str]:
+    """SageMaker's host names: algo-1 … algo-N."""
+    return [f"algo-{index}" for index in range(1, count + 1)]
+
+
+def local_path(uri: str) -> Path:
+    """The local path of a file:// URI (or of a plain path)."""
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(uri)
+
+
+def resource_config(request: dict[str, Any], host: str) -> dict[str, Any]:
+    resources = request["ResourceConfig"]
+    hosts = host_names(resources["InstanceCount"])
+    return {
+        "current_host": host,
+        "current_instance_type": resources["InstanceType"],
+        "current_group_name": "homogeneousCluster",
+        "hosts": hosts,
+        "instance_groups": [
+            {"instance_group_name": "homogeneousCluster", "instance_type": resources["InstanceType"], "hosts": hosts}
+        ],
+        "network_interface_name": "eth0",
+    }
+
+
+def input_data_config(request: dict[str, Any]) -> dict[str, Any]:
+    return {
+        channel["ChannelName"]: {
+            "TrainingInputMode": channel.get("InputMode", "File"),
+            "S3DistributionType": channel["DataSource"]["S3DataSource"].get("S3DataDistributionType",
+                                                                           "FullyReplicated"),
+            "RecordWrapperType": "None",
+        }
+        for channel in request["InputDataConfig"]
+    }
+
+
+def lay_out_host(request: dict[str, Any], base: Path, host: str, copy_channels: bool = True) -> ContainerPaths:
+    """Create the /opt/ml tree for `host` under `base`: config JSON files, channel data (unless the executor
+    mounts it read-only instead), empty output dirs."""
+    paths = ContainerPaths(base)
+    for directory in (paths.input_config_dir, paths.data_dir, paths.model_dir, paths.output_data_dir,
+                      paths.checkpoints_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    _write_json(paths.hyperparameters_file, request.get("HyperParameters", {}))
+    _write_json(paths.resource_config_file, resource_config(request, host))
+    _write_json(paths.input_data_config_file, input_data_config(request))
+    for channel in request["InputDataConfig"]:
+        target = paths.channel_dir(channel["ChannelName"])
+        if copy_channels:
+            _materialize(channel_source(channel), target)
+        else:
+            target.mkdir(parents=True, exist_ok=True)  # the mount point
+    return paths
+
+
+def channel_source(channel: dict[str, Any]) -> Path:
+    """The local directory (or file) a channel of the request reads."""
+    return local_path(channel["DataSource"]["S3DataSource"]["S3Uri"])
+
+
+def host_environment(request: dict[str, Any], host: str) -> dict[str, str]:
+    """What SageMaker gives a host of this image: the request's Environment plus TRAINING_JOB_NAME and
+    TRAINING_JOB_ARN. Nothing else: the `SM_*` variables come from AWS's training toolkit, which this image
+    does not run; the container's runtime derives them itself from /opt/ml (train.toolkit_env), on SageMaker
+    and here alike."""
+    job_name = request["TrainingJobName"]
+    return {
+        **request.get("Environment", {}),
+        "TRAINING_JOB_NAME": job_name,
+        "TRAINING_JOB_ARN": f"arn:aws:sagemaker:{LOCAL_REGION}:{LOCAL_ACCOUNT}:training-job/{job_name.lower()}",
+    }
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+def _materialize(source: Path, target: Path) -> None:
+    """Put a channel's data in the tree as the job's own copy: the user's files can never be written through
+    it (no hard links). Copies are reflinks where the file system can share blocks (btrfs, XFS): instant and
+    free until written; elsewhere plain copies."""
+    if source.is_dir():
+        shutil.copytree(source, target, copy_function=clone_or_copy, dirs_exist_ok=True)
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        clone_or_copy(str(source), str(target / source.name))
+
+
+FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+
+
+def clone_or_copy(source: str, target: str) -> str:
+    """A copy-on-write clone of `source` at `target` when the file system supports it, else a copy."""
+    with open(source, "rb") as reading, open(target, "wb") as writing:
+        try:
+            fcntl.ioctl(writing.fileno(), FICLONE, reading.fileno())
+        except OSError:  # not supported here (ext4, tmpfs, across file systems): copy the bytes
+            shutil.copyfileobj(reading, writing, 1 << 20)
+    shutil.copystat(source, target)
+    return target
+
+
+def prune_job_trees(work_dir: Path, keep: int) -> list[Path]:
+    """Remove all but the newest `keep` - 1 job trees under `work_dir` (room for the job about to start)."""
+    if not work_dir.is_dir():
+        return []
+    jobs = [entry for entry in work_dir.iterdir()
+            if entry.is_dir() and ((entry / "config").is_dir() or (entry / "algo-1").is_dir())]
+    jobs.sort(key=lambda entry: entry.stat().st_mtime, reverse=True)
+    removed = jobs[max(keep - 1, 0):]
+    for entry in removed:
+        shutil.rmtree(entry, ignore_errors=True)
+    return removed

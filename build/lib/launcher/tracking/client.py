@@ -1,0 +1,237 @@
+"""The launcher's only door to MLflow: create the run, log params/tags/artifacts, read it back, end it.
+
+MLflow's own client does every call, so auth (token, basic, ~/.mlflow/credentials, SigV4, TLS settings,
+plugins), retries and user attribution are exactly MLflow's. mlflow is imported inside the functions (≈1.2 s),
+so `smlaunch validate` and `--help` never pay for it; `preload_mlflow` overlaps that import with other work.
+
+Reading a run never creates a store: a sqlite file that does not exist is an error, not an empty database.
+A new sqlite store is created (and migrated) under a file lock, so parallel first launches do not race.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from launcher.config import tracking_uri
+from launcher.errors import ExecutionError
+from train.handover import FAILURE_TAG, failure_tag_value, quiet_mlflow
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+MLFLOW_BATCH_PARAMS = 100  # MLflow accepts at most 100 params per log_batch call
+
+
+class TrackingError(ExecutionError):
+    """MLflow refused or could not be reached; the message names the store (credentials redacted)."""
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    """An MLflow run the launcher created or found: IDs plus the tracking URI both sides use."""
+
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+    artifact_uri: str = ""
+
+
+_preloading: list[threading.Thread] = []
+
+
+def preload_mlflow() -> None:
+    """Start importing mlflow (≈1 s) in the background so it overlaps with other work.
+
+    `_client()` joins this thread before touching mlflow: importing one package from two threads at once can
+    see half-initialized modules.
+    """
+    thread = threading.Thread(target=importlib.import_module, args=("mlflow",), daemon=True)
+    thread.start()
+    _preloading.append(thread)
+
+
+def describe_error(error: BaseException, uri: str) -> str:
+    """A one-line reason for an MLflow failure, with the advice a user needs for the common ones."""
+    shown = tracking_uri.redact(uri)
+    text = str(getattr(error, "message", None) or error).strip().splitlines()[0] if str(error).strip() else ""
+    code = str(getattr(error, "error_code", ""))
+    if "401" in text or code == "UNAUTHENTICATED":
+        return (f"MLflow at {shown} refused the credentials (401): set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN, or ~/.mlflow/credentials)")
+    if "403" in text or code == "PERMISSION_DENIED":
+        return f"MLflow at {shown} denied access (403): ask for permission on this experiment"
+    if "error responses" in text:  # urllib3 gave up retrying status codes
+        return f"MLflow at {shown} keeps answering with server errors ({text.split('(Caused by')[-1][:80]})"
+    if any(marker in text for marker in ("Max retries exceeded", "Connection refused", "NewConnectionError")):
+        return f"cannot reach MLflow at {shown}: is the server running, and is tracking.uri right?"
+    return f"MLflow at {shown}: {text or type(error).__name__}"
+
+
+@contextlib.contextmanager
+def _mlflow_errors(uri: str) -> Iterator[None]:
+    """Turn whatever MLflow raises (many types for auth, network and store problems) into a TrackingError."""
+    try:
+        yield
+    except TrackingError:
+        raise
+    except Exception as error:
+        raise TrackingError(describe_error(error, uri)) from error
+
+
+@cache
+def _open(uri: str) -> MlflowClient:
+    while _preloading:
+        _preloading.pop().join()
+    from mlflow import MlflowClient
+
+    quiet_mlflow()
+    return MlflowClient(tracking_uri=uri)
+
+
+def _client(uri: str, create: bool = False) -> MlflowClient:
+    """The client for `uri`. A missing sqlite store is refused unless `create`; a sqlite store is first opened
+    (created and migrated, if new) under a lock on its directory, so parallel first launches do not race."""
+    database = tracking_uri.sqlite_file(uri)
+    if database is None or uri in _opened_stores:
+        with _mlflow_errors(uri):
+            return _open(uri)
+    if not database.exists():
+        if not create:
+            raise TrackingError(f"no MLflow store at {database}: check --tracking-uri (or MLFLOW_TRACKING_URI)")
+        database.parent.mkdir(parents=True, exist_ok=True)
+    directory = os.open(database.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(directory, fcntl.LOCK_EX)  # released when the descriptor closes
+        with _mlflow_errors(uri):
+            client = _open(uri)
+            client.search_experiments(max_results=1)  # creates and migrates a new store, here, under the lock
+    finally:
+        os.close(directory)
+    _opened_stores.add(uri)
+    return client
+
+
+_opened_stores: set[str] = set()
+
+
+def start_run(uri: str, experiment: str, run_name: str | None, params: Mapping[str, str],
+              tags: Mapping[str, str]) -> TrackedRun:
+    """Create (or reuse) the experiment and a new RUNNING run holding every param and tag."""
+    client = _client(uri, create=True)
+    from mlflow.entities import Param
+
+    with _mlflow_errors(uri):
+        found = client.get_experiment_by_name(experiment)
+        experiment_id = found.experiment_id if found else _create_experiment(client, experiment)
+        run = client.create_run(experiment_id, tags=dict(tags), run_name=run_name)
+        items = [Param(key, value) for key, value in params.items()]
+        for start in range(0, len(items), MLFLOW_BATCH_PARAMS):
+            client.log_batch(run.info.run_id, params=items[start : start + MLFLOW_BATCH_PARAMS])
+    return TrackedRun(run.info.run_id, experiment_id, uri, str(run.info.artifact_uri))
+
+
+def _create_experiment(client: MlflowClient, name: str) -> str:
+    """Create `name`; if a parallel launch created it first, use theirs."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.create_experiment(name))
+    except MlflowException:
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return str(found.experiment_id)
+
+
+def log_directory(run: TrackedRun, directory: Path, artifact_path: str) -> None:
+    """Log everything under `directory` to the run's `artifact_path`, in one call."""
+    with _mlflow_errors(run.tracking_uri):
+        _client(run.tracking_uri).log_artifacts(run.run_id, str(directory), artifact_path)
+
+
+def log_file(run: TrackedRun, path: Path, artifact_path: str) -> None:
+    with _mlflow_errors(run.tracking_uri):
+        _client(run.tracking_uri).log_artifact(run.run_id, str(path), artifact_path)
+
+
+def set_tags(run: TrackedRun, tags: Mapping[str, str]) -> None:
+    client = _client(run.tracking_uri)
+    from mlflow.entities import RunTag
+
+    with _mlflow_errors(run.tracking_uri):
+        client.log_batch(run.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def run_status(run: TrackedRun) -> str:
+    """RUNNING, FINISHED, FAILED or KILLED."""
+    return str(get_run(run.tracking_uri, run.run_id).info.status)
+
+
+def end_run(run: TrackedRun, status: str, reason: str | None = None) -> None:
+    """End the run with `status`; a failure reason is recorded as a tag the UI shows."""
+    client = _client(run.tracking_uri)
+    with _mlflow_errors(run.tracking_uri):
+        if reason:
+            client.set_tag(run.run_id, FAILURE_TAG, failure_tag_value(reason))
+        client.set_terminated(run.run_id, status=status)
+
+
+def experiment_artifact_dir(run: TrackedRun) -> str:
+    """<experiment dir> from the run's `<experiment dir>/<run id>/artifacts` URI."""
+    return str(Path(run.artifact_uri.removeprefix("file://")).parent.parent)
+
+
+def run_url(run: TrackedRun) -> str | None:
+    """The run's page in the MLflow UI, when the tracking URI is a server."""
+    if tracking_uri.is_server(run.tracking_uri):
+        base = tracking_uri.redact(run.tracking_uri).rstrip("/")
+        return f"{base}/#/experiments/{run.experiment_id}/runs/{run.run_id}"
+    return None
+
+
+def download_artifact(uri: str, run_id: str, path: str, destination: Path) -> Path:
+    """Download one artifact of a run into `destination`; returns the local file."""
+    client = _client(uri)
+    with _mlflow_errors(uri):
+        return Path(client.download_artifacts(run_id, path, str(destination)))
+
+
+def get_run(uri: str, run_id: str) -> Any:
+    """The mlflow Run entity (info, data, inputs); a TrackingError says why when it cannot be read."""
+    client = _client(uri)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id)
+    except MlflowException as error:
+        if getattr(error, "error_code", "") == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(error).lower():
+            raise TrackingError(f"run {run_id} not found at {tracking_uri.redact(uri)}") from error
+        raise TrackingError(describe_error(error, uri)) from error
+    except Exception as error:
+        raise TrackingError(describe_error(error, uri)) from error
+
+
+def log_text(run: TrackedRun, text: str, artifact_file: str) -> None:
+    with _mlflow_errors(run.tracking_uri):
+        _client(run.tracking_uri).log_text(run.run_id, text, artifact_file)
+
+
+def log_datasets(run: TrackedRun, datasets: Iterable[tuple[str, str, str, str]]) -> None:
+    """Record input datasets (name, digest, source type, source JSON) as the run's inputs (MLflow's data view)."""
+    client = _client(run.tracking_uri)
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    inputs = [DatasetInput(Dataset(name, digest, source_type, source), [InputTag("mlflow.data.context", name)])
+              for name, digest, source_type, source in datasets]
+    if inputs:
+        with _mlflow_errors(run.tracking_uri):
+            client.log_inputs(run.run_id, datasets=inputs)

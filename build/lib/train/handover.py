@@ -1,0 +1,46 @@
+"""What the launcher and the container agree on beyond SageMaker's /opt/ml contract. Stdlib only.
+
+The launcher imports these names too, so each is defined once: the environment variables of the MLflow
+hand-over, the run tag holding a failure reason (and its length cut), and how MLflow's chatter is quietened.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+EXPERIMENT_ID_ENV = "MLFLOW_EXPERIMENT_ID"
+RUN_ID_ENV = "MLFLOW_RUN_ID"
+REGISTER_AS_ENV = "SMLAUNCH_REGISTER_AS"  # model registry name (tracking.register_as)
+SECRET_ENV_PREFIX = "SMLAUNCH_SECRET_"  # SMLAUNCH_SECRET_<VAR>=<Secrets Manager ARN[#field]>: resolved into VAR
+RESUMABLE_ENV = "SMLAUNCH_RESUMABLE"  # "true": a SIGTERM is a spot reclaim the job restarts from (keep RUNNING)
+
+
+
+def handover_variables(register_as: bool, resumable: bool, secrets: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The Environment entries the launcher adds to a job (they count against SageMaker's 100)."""
+    names = (TRACKING_URI_ENV, EXPERIMENT_ID_ENV, RUN_ID_ENV, *(SECRET_ENV_PREFIX + name for name in secrets))
+    return names + ((REGISTER_AS_ENV,) if register_as else ()) + ((RESUMABLE_ENV,) if resumable else ())
+
+
+FAILURE_TAG = "launcher.failure_reason"
+FAILURE_TAG_LIMIT = 5000  # MLflow tag values hold up to 8000 characters; the reason comes first anyway
+
+QUIET_LOGGERS = ("mlflow", "alembic", "sagemaker_mlflow")
+
+
+def failure_tag_value(reason: str) -> str:
+    """The failure reason as stored on the run: cut to FAILURE_TAG_LIMIT characters."""
+    return reason[:FAILURE_TAG_LIMIT]
+
+
+def quiet_mlflow() -> None:
+    """Keep MLflow's chatter (migrations, plugin warnings, run links) off the user's terminal and JSON.
+
+    Call it after importing mlflow: the import sets its loggers' levels.
+    """
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)

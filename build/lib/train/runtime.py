@@ -1,0 +1,178 @@
+"""Run one training job inside the container: resume the run, read the contract, call the task, report.
+
+The run is resumed first, before anything else can fail, so every later failure can be recorded on it. One
+try/except separates the endings, and none of them is left to MLflow's exit hook:
+  the task returned            → metrics flushed, run FINISHED, exit 0
+  the task (or setup) raised   → /opt/ml/output/failure (reason first: SageMaker shows its first 1024
+                                 characters as FailureReason), run FAILED with the reason, exit 1
+  SIGTERM (StopTrainingJob, MaxRuntimeInSeconds, a spot reclaim, Ctrl-C locally)
+                               → a resumable (spot) job keeps its run RUNNING for the restart, which resumes
+                                 from the last checkpoint; otherwise failure file + run KILLED; exit 143
+The failure path cannot fail in turn: each step is guarded, and the failure file is written whatever the
+exception's text holds. The task itself (data + model) lives elsewhere and knows nothing of this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from train.checkpoints import Checkpoints
+from train.contract import FAILURE_REASON_LIMIT, ContainerPaths, TrainingEnvironment
+from train.handover import RESUMABLE_ENV
+from train.secrets import SecretUnavailable, resolve_into
+from train.toolkit_env import toolkit_variables
+from train.tracking import RunTracker, warn
+
+EXIT_FAILURE = 1
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM (or SIGINT) reached the container: SageMaker is stopping the job."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.reason = f"Terminated: the job received {signal.Signals(signum).name} (stopped, out of time, or " \
+                      "reclaimed)"
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a task receives: its config, the container's environment and paths, the run tracker and checkpoints."""
+
+    config: Mapping[str, Any]
+    env: TrainingEnvironment
+    tracker: RunTracker
+    checkpoints: Checkpoints
+
+    @property
+    def paths(self) -> ContainerPaths:
+        return self.env.paths
+
+
+def load_task(reference: str) -> Callable[[TaskContext], None]:
+    """Import 'package.module:function'."""
+    module_name, _, function_name = reference.partition(":")
+    task: Callable[[TaskContext], None] = getattr(importlib.import_module(module_name), function_name)
+    return task
+
+
+def read_training_config(paths: ContainerPaths) -> dict[str, Any]:
+    import yaml
+
+    config_file = paths.training_config_file
+    if not config_file.exists():
+        raise FileNotFoundError(f"training config not found at {config_file} (is the 'config' channel set?)")
+    with config_file.open(encoding="utf-8") as handle:
+        config = yaml.safe_load(handle) or {}
+    if not isinstance(config, dict) or not config.get("task"):
+        raise ValueError(f"{config_file} names no task (expected `task: package.module:function`)")
+    return config
+
+
+def write_failure(paths: ContainerPaths, error: BaseException) -> str:
+    """Write the failure file (the reason first, then the traceback) and return the reason. Never raises."""
+    try:
+        reason = error.reason if isinstance(error, Terminated) else f"{type(error).__name__}: {error}"
+    except Exception:  # an exception whose __str__ fails
+        reason = type(error).__name__
+    try:
+        details = "".join(traceback.format_exception(error))
+    except Exception:
+        details = ""
+    text = f"{reason[:FAILURE_REASON_LIMIT]}\n\n{details}"
+    try:
+        paths.output_dir.mkdir(parents=True, exist_ok=True)
+        paths.failure_file.write_bytes(text.encode("utf-8", errors="backslashreplace"))
+    except Exception as failed:
+        warn(f"could not write {paths.failure_file}: {failed!r}")
+    return reason.encode("utf-8", errors="backslashreplace").decode("utf-8")
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the ending below is bounded; a second SIGTERM must not cut it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGTERM/SIGINT while the run is resumed: an exception in the middle of importing mlflow would leave
+    it half-imported and the run impossible to end. A signal that arrives meanwhile is delivered after."""
+    held = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
+def _resolve_secrets() -> SecretUnavailable | None:
+    """Read the job's secret references into its environment; a failure is reported once the run is resumed
+    (resuming may still work: not every secret is the tracker's)."""
+    try:
+        resolve_into(os.environ)
+    except SecretUnavailable as error:
+        return error
+    return None
+
+
+def _environment(paths: ContainerPaths) -> tuple[TrainingEnvironment | None, BaseException | None]:
+    try:
+        return TrainingEnvironment.read(paths), None
+    except Exception as error:  # a broken input/config file: reported once the run is resumed
+        return None, error
+
+
+def run_job(paths: ContainerPaths) -> int:
+    """Run the job; return the process exit code."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    signal.signal(signal.SIGINT, _raise_terminated)
+    env, broken = _environment(paths)
+    checkpoints = Checkpoints(paths.checkpoints_dir)
+    unresolved = _resolve_secrets()  # the tracker may need them (MLFLOW_TRACKING_PASSWORD ...)
+    tracker = RunTracker.from_environment(paths, enabled=env is None or env.is_primary)
+    try:
+        with _signals_held():  # a stop during the resume (or mlflow's import) is taken right after it
+            tracker.start(restarted=checkpoints.exists())
+        if unresolved is not None:
+            raise unresolved
+        if broken is not None or env is None:
+            raise RuntimeError(f"cannot read {paths.input_config_dir}: {broken}")
+        for name, value in toolkit_variables(env).items():
+            os.environ.setdefault(name, value)  # where the toolkit itself runs, its values stand
+        config = read_training_config(paths)
+        task = load_task(str(config["task"]))
+        task(TaskContext(config=config, env=env, tracker=tracker, checkpoints=checkpoints))
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finishing is bounded by the flush deadline
+        tracker.finish()
+        return 0
+    except Terminated as stop:
+        if os.environ.get(RESUMABLE_ENV) == "true":  # a spot reclaim: SageMaker restarts the job
+            kept = f"checkpoint of step {checkpoints.saved_step} kept" if checkpoints.exists() else "no checkpoint yet"
+            warn(f"{stop.reason}; {kept}: the restarted job resumes this run")
+            tracker.suspend()
+        else:
+            tracker.fail(write_failure(paths, stop), killed=True)
+        return EXIT_TERMINATED
+    except BaseException as error:
+        reason = write_failure(paths, error)
+        warn(f"training failed: {reason}")
+        with contextlib.suppress(Exception):
+            traceback.print_exception(error, file=sys.stderr)
+        tracker.fail(reason)
+        return EXIT_FAILURE
+
+
+def main() -> None:
+    """Console entry point."""
+    sys.exit(run_job(ContainerPaths.from_env(os.environ)))

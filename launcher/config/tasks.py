@@ -1,0 +1,132 @@
+"""Where a task's code and schema are, found without importing anything (so `validate` stays fast and a
+broken task cannot crash the launcher).
+
+A task is `package.module:function`. Its module is looked for where the job will import it from: the job's
+code directories (each one's name is its import name: `../train` provides `train`), the directories its
+PYTHONPATH names, then the installed packages. Its own fields are described by `config.schema.json` beside
+the module; the training config is validated against the common schema composed with it.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TASK_SCHEMA_FILE = "config.schema.json"
+
+
+@dataclass(frozen=True)
+class TaskSource:
+    """A task reference and what was found for it."""
+
+    reference: str
+    module_file: Path | None
+    schema_file: Path | None
+
+    @property
+    def module(self) -> str:
+        return self.reference.partition(":")[0]
+
+    @property
+    def function(self) -> str:
+        return self.reference.partition(":")[2]
+
+
+def import_roots(code_dirs: tuple[Path, ...], pythonpath: str | None) -> list[Path]:
+    """Directories whose children are importable top-level names, in the job's order."""
+    roots = [directory.parent for directory in code_dirs]
+    roots += [Path(entry) for entry in (pythonpath or "").split(":") if entry and Path(entry).is_dir()]
+    return roots
+
+
+def _in_root(parts: list[str], root: Path) -> Path | None:
+    candidate = root.joinpath(*parts)
+    for found in (candidate.with_suffix(".py"), candidate / "__init__.py"):
+        if found.is_file():
+            return found
+    return None
+
+
+def _installed(parts: list[str]) -> Path | None:
+    """The module's file inside an installed top-level package (the package is located, not imported)."""
+    try:
+        spec = importlib.util.find_spec(parts[0])
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if len(parts) == 1:
+        return Path(spec.origin) if spec.origin and spec.origin.endswith(".py") else None
+    for location in spec.submodule_search_locations or ():
+        found = _in_root(parts[1:], Path(location))
+        if found is not None:
+            return found
+    return None
+
+
+def find_task(reference: str, roots: list[Path]) -> TaskSource:
+    parts = reference.partition(":")[0].split(".")
+    module_file = next((found for root in roots if (found := _in_root(parts, root)) is not None), None)
+    module_file = module_file or _installed(parts)
+    schema = module_file.parent / TASK_SCHEMA_FILE if module_file is not None else None
+    return TaskSource(reference, module_file, schema if schema is not None and schema.is_file() else None)
+
+
+def defines(module_file: Path, name: str) -> bool:
+    """Whether the module defines `name` at top level (a function, an assignment or an import), by reading it."""
+    try:
+        tree = ast.parse(module_file.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == name:
+            return True
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return True
+        if isinstance(node, ast.Import | ast.ImportFrom) and any((a.asname or a.name) == name for a in node.names):
+            return True
+    return False
+
+
+def load_task_schema(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        schema: dict[str, Any] = json.load(handle)
+    return schema
+
+
+def compose(common: dict[str, Any], task: dict[str, Any] | None) -> dict[str, Any]:
+    """The common training schema with the task's fields added (nested objects merged: `data` gets the task's
+    file fields next to the common `channel`). Without a task schema, the task's fields are let through."""
+    result = copy.deepcopy(common)
+    if task is None:
+        _open_objects(result)
+        return result
+    _merge(result, task)
+    for key in ("title", "description"):
+        if key in task:
+            result[key] = f"{task[key]} (with the common fields of every task)" if key == "title" else task[key]
+    return result
+
+
+def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    properties = into.setdefault("properties", {})
+    for name, schema in extra.get("properties", {}).items():
+        if name in properties and "properties" in properties[name] and "properties" in schema:
+            _merge(properties[name], schema)
+        else:
+            properties[name] = copy.deepcopy(schema)
+    required = list(dict.fromkeys([*into.get("required", []), *extra.get("required", [])]))
+    if required:
+        into["required"] = required
+
+
+def _open_objects(schema: dict[str, Any]) -> None:
+    schema["additionalProperties"] = True
+    for sub in schema.get("properties", {}).values():
+        if isinstance(sub, dict) and sub.get("type") == "object":
+            _open_objects(sub)
