@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import importlib
 import os
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -48,13 +49,24 @@ class TrackedRun:
 _preloading: list[threading.Thread] = []
 
 
-def preload_mlflow() -> None:
-    """Start importing mlflow (≈1 s) in the background so it overlaps with other work.
+PRELOADED = ("mlflow", "mlflow.store.tracking.sqlalchemy_store")  # the client, and the sqlite store's engine
 
-    `_client()` joins this thread before touching mlflow: importing one package from two threads at once can
+
+def _import_all(names: tuple[str, ...]) -> None:
+    for name in names:
+        importlib.import_module(name)
+
+
+def preload_mlflow() -> None:
+    """Start importing mlflow and its SQL store (≈2 s together) in the background, so they overlap with config
+    validation, git and the pre-flight's network calls. Once is enough.
+
+    `_open()` joins this thread before touching mlflow: importing one package from two threads at once can
     see half-initialized modules.
     """
-    thread = threading.Thread(target=importlib.import_module, args=("mlflow",), daemon=True)
+    if _preloading or "mlflow" in sys.modules:
+        return
+    thread = threading.Thread(target=_import_all, args=(PRELOADED,), daemon=True)
     thread.start()
     _preloading.append(thread)
 
@@ -89,8 +101,8 @@ def _mlflow_errors(uri: str) -> Iterator[None]:
 
 @cache
 def _open(uri: str) -> MlflowClient:
-    while _preloading:
-        _preloading.pop().join()
+    for thread in _preloading:
+        thread.join()
     from mlflow import MlflowClient
 
     quiet_mlflow()
