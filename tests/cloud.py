@@ -61,6 +61,7 @@ code:
   dirs: [../train]
 tracking:
   uri: {tracking_uri}
+  assume_reachable: true  # the test's servers are on loopback; the "job" is moto
 sagemaker:
   region: {REGION}
   image: {IMAGE}
@@ -99,5 +100,11 @@ def make_cloud_project(project: Project, moto: MotoServer, tracking_uri: str) ->
                            "layers": []})
     pushed = ecr.put_image(repositoryName=REPOSITORY, imageManifest=manifest, imageTag=TAG)
     cloud.digest = pushed["image"]["imageId"]["imageDigest"]
+    iam = cloud.client("iam")
+    iam.create_role(RoleName="SageMakerExecution", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))
     project.write("configs/cloud.yaml", cloud_config(experiment, tracking_uri))
     return cloud
+
+
+SAGEMAKER_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}

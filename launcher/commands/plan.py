@@ -29,7 +29,8 @@ class DryRun:
         return {
             "dry_run": True,
             "preflight_ok": self.preflight.ok,
-            "preflight": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.preflight.checks],
+            "preflight": [{"check": c.name, "ok": c.ok, "warning": c.warning, "detail": c.detail}
+                          for c in self.preflight.checks],
             "placeholders": PLACEHOLDERS,
             "request": self.request,
         }

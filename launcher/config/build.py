@@ -25,7 +25,7 @@ def resolve_locations(job: dict[str, Any], channels: tuple[Channel, ...], code_d
 
 def build_spec(job: dict[str, Any], training: dict[str, Any], channels: tuple[Channel, ...],
                code_dirs: tuple[Path, ...], sources: ConfigSources, task: TaskSource | None,
-               warnings: tuple[str, ...]) -> LaunchSpec:
+               warnings: tuple[str, ...], channel_files: tuple[tuple[str, str, str], ...] = ()) -> LaunchSpec:
     sagemaker = job["sagemaker"]
     return LaunchSpec(
         experiment=job["experiment"],
@@ -66,4 +66,6 @@ def build_spec(job: dict[str, Any], training: dict[str, Any], channels: tuple[Ch
         code_max_bytes=int(job["code"]["max_mb"] * 1024 * 1024),
         task=task,
         warnings=warnings,
+        channel_files=channel_files,
+        tracking_assumed_reachable=job["tracking"]["assume_reachable"],
     )

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from launcher.config.build import build_spec, resolve_locations
+from launcher.config.cloud_rules import check_cloud_rules
 from launcher.config.composition import load_composed
 from launcher.config.credential_rules import check_files, check_values
 from launcher.config.limits import check_limits
 from launcher.config.overrides import Override, apply_override, as_string, parse_override
 from launcher.config.rules import check_mode_rules, resolve_channels, resolve_code_dirs
 from launcher.config.spec import TRAIN_KEY, Channel, ConfigSources, LaunchSpec
-from launcher.config.tasks import import_roots
+from launcher.config.tasks import channel_files, import_roots
 from launcher.config.training import TrainingConfig, load_training
 from launcher.config.validation import (
     JOB_SCHEMA,
@@ -61,6 +62,7 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
         channels, channel_problems = resolve_channels(job, job_doc, defining_dir)
         code_dirs, code_problems = resolve_code_dirs(job, job_doc, defining_dir)
         problems += channel_problems + code_problems + check_mode_rules(job, job_doc)
+        problems += check_cloud_rules(job, job_doc)
     roots = import_roots(code_dirs, job.get("environment", {}).get("PYTHONPATH"))
     training = _load_training(job_doc, job_path, [item for item in parsed if item.path[0] == TRAIN_KEY], roots,
                               problems)
@@ -71,7 +73,7 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
     resolve_locations(job, channels, code_dirs, cwd)
     spec = build_spec(job, resolved_training, channels, code_dirs,
                       ConfigSources(job_files, training.files, tuple(overrides)), training.task,
-                      tuple(training.warnings))
+                      tuple(training.warnings), tuple(channel_files(training.schema, resolved_training)))
     locate = partial(_locate, job_doc=job_doc, train_doc=training.document)
     limit_problems = check_limits(spec, locate)
     if limit_problems:
@@ -117,7 +119,8 @@ def _locate(path: ConfigPath, job_doc: YamlDocument, train_doc: YamlDocument) ->
 
 def _apply(document: YamlDocument, item: Override, problems: list[ConfigProblem]) -> None:
     target = schema_at(load_schema(JOB_SCHEMA), item.path)
-    if target is not None and target.get("type") == "string" and not isinstance(item.value, str):
+    if target is not None and target.get("type") == "string" and item.value is not None \
+            and not isinstance(item.value, str):
         item = as_string(item)  # `--set environment.FLAG=1` means the string "1"
     try:
         apply_override(document, item, ())

@@ -52,7 +52,8 @@ def as_string(override: Override) -> Override:
 
 
 def apply_override(document: YamlDocument, override: Override, prefix: ConfigPath = ()) -> None:
-    """Set `override` (its path minus `prefix`) inside `document`, creating intermediate mappings."""
+    """Set `override` (its path minus `prefix`) inside `document`, creating intermediate mappings; a null value
+    (`--set sagemaker.checkpoint_s3_uri=null`) removes the key, so its default (or its absence) applies."""
     path = override.path[len(prefix) :]
     target: Any = document.data
     for depth, part in enumerate(path[:-1]):
@@ -65,8 +66,11 @@ def apply_override(document: YamlDocument, override: Override, prefix: ConfigPat
                 [problem(override.location, override.path, f"cannot set a key inside {shown}: it is not a mapping")]
             )
         target = child
-    target[path[-1]] = override.value
     for known in [known for known in document.values if known[: len(path)] == path]:
         del document.values[known]
+    if override.value is None:
+        target.pop(path[-1], None)
+        return
+    target[path[-1]] = override.value
     document.values[path] = override.location
     document.keys[path] = override.location

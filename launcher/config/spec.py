@@ -88,6 +88,8 @@ class LaunchSpec:
     code_max_bytes: int = 20 * 1024 * 1024
     task: TaskSource | None = None
     warnings: tuple[str, ...] = ()  # things worth saying that are not errors (printed by the CLI)
+    channel_files: tuple[tuple[str, str, str], ...] = ()  # (field, channel, file) the task opens
+    tracking_assumed_reachable: bool = False
 
     @property
     def is_local(self) -> bool:

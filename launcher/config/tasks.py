@@ -130,3 +130,21 @@ def _open_objects(schema: dict[str, Any]) -> None:
     for sub in schema.get("properties", {}).values():
         if isinstance(sub, dict) and sub.get("type") == "object":
             _open_objects(sub)
+
+
+def channel_files(schema: dict[str, Any], training: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(field path, channel, file) for every field the schema marks `x-file-in-channel`: a file the task
+    will open inside the channel its `data.channel` names (pre-flight checks it is there)."""
+    channel = str(training.get("data", {}).get("channel", ""))
+    found = []
+
+    def walk(node: dict[str, Any], values: Any, path: tuple[str, ...]) -> None:
+        for name, sub in node.get("properties", {}).items():
+            if not isinstance(values, dict) or name not in values:
+                continue
+            if sub.get("x-file-in-channel") and isinstance(values[name], str) and channel:
+                found.append((".".join(("train", *path, name)), channel, values[name]))
+            walk(sub, values[name], (*path, name))
+
+    walk(schema, training, ())
+    return found

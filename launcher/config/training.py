@@ -81,7 +81,8 @@ def _find(reference: str, roots: list[Path], loaded: TrainingConfig, problems: l
 
 def _apply(document: YamlDocument, item: Override, schema: dict[str, Any], problems: list[ConfigProblem]) -> None:
     target = schema_at(schema, item.path[1:])
-    if target is not None and target.get("type") == "string" and not isinstance(item.value, str):
+    if target is not None and target.get("type") == "string" and item.value is not None \
+            and not isinstance(item.value, str):
         item = as_string(item)  # `--set train.name=1` means the string "1"
     try:
         apply_override(document, item, (TRAIN_KEY,))

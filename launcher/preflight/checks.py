@@ -1,128 +1,100 @@
-"""Pre-flight checks: everything a launch needs from the outside world, checked before any side effect.
+"""Pre-flight: everything a launch needs from the outside world, checked before any side effect.
 
-Each check reads only (STS, HeadBucket, ListObjectsV2, ECR DescribeImages, an HTTP GET of the tracking server's
-/health). All run, so one report names every problem; `--dry-run` prints it.
+Every check reads only (STS, S3 List/Head/GetBucketLocation, ECR Describe/BatchGetImage, IAM GetRole and
+SimulatePrincipalPolicy, EC2 Describe*, Secrets Manager DescribeSecret, HTTP reads of the tracking server).
+All run, so one report names every problem (FAIL), and every caveat (WARN); `--dry-run` prints it; exit 3
+when anything failed, and then nothing was created.
 """
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 
-from launcher.cloud.aws import Aws, AwsError, ResolvedImage, split_s3_uri
+from launcher.cloud.aws import Aws, AwsError
 from launcher.config.spec import LaunchSpec
-from launcher.config.tracking_uri import is_managed_mlflow, is_server, redact
+from launcher.config.tracking_uri import is_managed_mlflow, is_server
 from launcher.errors import LauncherError
 from launcher.executors import docker
-from launcher.preflight import image_deps
+from launcher.preflight import data, image, image_deps, network, role, tracking
+from launcher.preflight.report import EXIT_PREFLIGHT, Caveat, Check, PreflightError, PreflightReport
 
-EXIT_PREFLIGHT = 3
-HEALTH_TIMEOUT_SECONDS = 5
-
-
-@dataclass(frozen=True)
-class Check:
-    """One pre-flight result."""
-
-    name: str
-    ok: bool
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
+__all__ = ["EXIT_PREFLIGHT", "Check", "PreflightError", "PreflightReport", "run_preflight"]
 
 
-@dataclass
-class PreflightReport:
-    """All check results, plus what the checks found that the launch uses (the image pinned by digest)."""
+def run_preflight(spec: LaunchSpec, aws: Aws | None, check_tracking: bool = True) -> PreflightReport:
+    """Every check for `spec`'s mode (`aws` is needed for 'sagemaker'); nothing is created.
 
-    checks: list[Check] = field(default_factory=list)
-    image: ResolvedImage | None = None
-    region: str | None = None
-    local_image_id: str | None = None
-    secret_refs: dict[str, str] = field(default_factory=dict)  # variable → ARN[#field], for the request
-
-    @property
-    def ok(self) -> bool:
-        return all(check.ok for check in self.checks)
-
-    def add(self, name: str, probe: Callable[[], str]) -> None:
-        """Run `probe`; its return value is the detail of a passed check, an error the detail of a failed one."""
-        try:
-            self.checks.append(Check(name, True, probe()))
-        except (LauncherError, OSError) as error:
-            self.checks.append(Check(name, False, str(error)))
-
-
-class PreflightError(LauncherError):
-    """At least one pre-flight check failed; nothing was created."""
-
-    exit_code = EXIT_PREFLIGHT
-
-    def __init__(self, report: PreflightReport) -> None:
-        super().__init__(report)
-        self.report = report
-
-    def __str__(self) -> str:
-        failed = [check for check in self.report.checks if not check.ok]
-        lines = [f"pre-flight failed ({len(failed)} of {len(self.report.checks)} checks); nothing was created:"]
-        return "\n".join(lines + [f"  {check}" for check in self.report.checks])
-
-
-def check_tracking_server(uri: str) -> str:
-    """GET <server>/health; an MLflow server answers 200 OK."""
-    url = uri.rstrip("/") + "/health"
-    try:
-        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_SECONDS) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        raise LauncherError(f"{redact(url)} answered HTTP {error.code}: is this an MLflow server?") from error
-    except (urllib.error.URLError, TimeoutError) as error:
-        reason = getattr(error, "reason", error)
-        raise LauncherError(f"cannot reach {redact(uri)} from this machine ({reason}): start it or fix "
-                            "tracking.uri") from error
-    return f"{redact(uri)} answers ({status})"
-
-
-def run_preflight(spec: LaunchSpec, aws: Aws | None) -> PreflightReport:
-    """Every check for `spec`'s mode (`aws` is needed for 'sagemaker'); nothing is created."""
+    `check_tracking=False` leaves the tracking server out (a rehearsal records to a local store instead).
+    """
     report = PreflightReport()
-    uri = spec.tracking_uri
-    if is_server(uri):
-        report.add("tracking server", lambda: check_tracking_server(uri))
     if spec.secrets:
         _check_secrets(spec, aws, report)
-    if spec.mode == "local-container":
-        report.add("docker engine", docker.engine_version)
-        if report.checks[-1].ok:
-            report.add("image", partial(_local_image, spec.job.image or "", report))
-        if report.local_image_id:
-            label = docker.image_label(spec.job.image or "", image_deps.LABEL)
-            report.add("image dependencies", lambda: image_deps.compare(label, "rebuild it: make build"))
+    if check_tracking and is_server(spec.tracking_uri):
+        report.add("tracking server", partial(tracking.check_health, spec.tracking_uri))
     if spec.mode != "sagemaker" or aws is None:
+        for field, channel, name in spec.channel_files:
+            report.add(field, partial(data.check_file, Aws(), spec, field, channel, name))
+        if spec.mode == "local-container":
+            _check_local_image(spec, report)
         return report
     report.region = aws.region
     report.add("region", lambda: _region(aws))
-    report.add("credentials", lambda: "account {account} as {arn}".format(**aws.identity()))
-    if not all(check.ok for check in report.checks if check.name in ("region", "credentials")):
+    identity: dict[str, str] = {}
+    report.add("credentials", lambda: _identity(aws, identity))
+    if not report.passed("region", "credentials"):
         return report  # every other check needs both
+    region, account = aws.region or "", identity["account"]
+    if check_tracking:
+        _check_tracking(spec, aws, report)
+    _check_data(spec, aws, report, region)
+    _check_image(spec, aws, report, region)
+    if spec.job.role_arn and report.add("role", partial(role.check_role, aws, spec, account)):
+        report.add("role permissions", partial(role.check_permissions, aws, spec, report, account))
+    if spec.job.subnets:
+        report.add("vpc", partial(network.check_vpc, aws, spec, region))
+    if spec.job.spot:
+        report.add("spot", partial(_spot, spec))
+    return report
+
+
+def _check_tracking(spec: LaunchSpec, aws: Aws, report: PreflightReport) -> None:
+    uri = spec.tracking_uri
     if is_managed_mlflow(uri):
         report.add("tracking server", lambda: _managed_mlflow(aws, uri))
+    elif is_server(uri):
+        if not spec.tracking_assumed_reachable:
+            report.add("tracking route", partial(tracking.check_route, uri, bool(spec.job.subnets)))
+        if report.passed("tracking server"):
+            report.add("tracking credentials", lambda: tracking.check_job_can_read(
+                uri, spec.experiment, tracking.job_credentials(spec, aws)))
+
+
+def _check_data(spec: LaunchSpec, aws: Aws, report: PreflightReport, region: str) -> None:
     for channel in spec.channels:
-        report.add(f"channel {channel.name}", partial(_has_objects, aws, channel.uri))
-    buckets = {"output bucket": spec.job.output_path, "config bucket": spec.job.config_prefix,
-               "checkpoint bucket": spec.job.checkpoint_s3_uri}
-    for name, location in buckets.items():
-        if location:
-            report.add(name, partial(_bucket, aws, location))
-    report.add("image", lambda: _image(aws, spec.job.image or "", report))
-    if report.image is not None:
+        report.add(f"channel {channel.name}", partial(data.check_channel, aws, channel))
+    for field, channel_name, name in spec.channel_files:
+        report.add(field, partial(data.check_file, aws, spec, field, channel_name, name))
+    purposes = {"output": "output bucket", "configs": "config bucket", "checkpoints": "checkpoint bucket"}
+    for bucket, uses in data.buckets(spec).items():
+        name = next((purposes[use] for use in uses if use in purposes), f"bucket {bucket}")
+        report.add(name, partial(data.check_bucket_region, aws, bucket, region, ", ".join(uses)))
+
+
+def _check_image(spec: LaunchSpec, aws: Aws, report: PreflightReport, region: str) -> None:
+    if not report.add("image region", partial(image.check_region, spec.job.image or "", region)):
+        return
+    if report.add("image", partial(image.check_image, aws, spec, report)) and report.image is not None:
+        report.add("image architecture", partial(image.check_architecture, aws, spec, report))
         recorded = image_deps.recorded_in_tags(report.image.tags)
         report.add("image dependencies", lambda: image_deps.compare(recorded, "push a new image: make push"))
-    return report
+
+
+def _check_local_image(spec: LaunchSpec, report: PreflightReport) -> None:
+    if not report.add("docker engine", docker.engine_version):
+        return
+    if report.add("image", partial(_local_image, spec.job.image or "", report)):
+        label = docker.image_label(spec.job.image or "", image_deps.LABEL)
+        report.add("image dependencies", lambda: image_deps.compare(label, "rebuild it: make build"))
 
 
 def _check_secrets(spec: LaunchSpec, aws: Aws | None, report: PreflightReport) -> None:
@@ -140,11 +112,22 @@ def _check_secrets(spec: LaunchSpec, aws: Aws | None, report: PreflightReport) -
         report.add(f"secret {name}", resolve)
 
 
-def _local_image(image: str, report: PreflightReport) -> str:
-    report.local_image_id = docker.image_id(image)
+def _spot(spec: LaunchSpec) -> str:
+    """Spot is worth it only if an interrupted job can resume."""
+    if not spec.job.checkpoint_s3_uri:
+        raise Caveat("spot without checkpoint_s3_uri: an interrupted job restarts from the beginning; set it")
+    module = spec.task.module_file if spec.task else None
+    if module is not None and "checkpoints" not in module.read_text(encoding="utf-8", errors="replace"):
+        raise Caveat(f"spot, but {module.name} never uses ctx.checkpoints: an interrupted job restarts from the "
+                     "beginning (see train/digits/task.py for how to checkpoint)")
+    return f"checkpoints sync with {spec.job.checkpoint_s3_uri}"
+
+
+def _local_image(image_name: str, report: PreflightReport) -> str:
+    report.local_image_id = docker.image_id(image_name)
     if report.local_image_id is None:
-        raise LauncherError(f"image {image} is not in the local Docker engine: build it (make build) or pull it")
-    return f"{image} is available locally ({report.local_image_id[:19]})"
+        raise LauncherError(f"image {image_name} is not in the local Docker engine: build it (make build) or pull it")
+    return f"{image_name} is available locally ({report.local_image_id[:19]})"
 
 
 def _region(aws: Aws) -> str:
@@ -153,27 +136,14 @@ def _region(aws: Aws) -> str:
     return aws.region
 
 
+def _identity(aws: Aws, into: dict[str, str]) -> str:
+    into.update(aws.identity())
+    return "account {account} as {arn}".format(**into)
+
+
 def _managed_mlflow(aws: Aws, arn: str) -> str:
     name = arn.rsplit("/", 1)[-1]
     status = aws.describe_mlflow_tracking_server(name).get("TrackingServerStatus", "unknown")
     if status not in ("Created", "Updated", "Started"):
         raise AwsError(f"managed MLflow server {name} is {status}: start it first")
     return f"managed MLflow server {name} is {status}"
-
-
-def _has_objects(aws: Aws, uri: str) -> str:
-    if not aws.prefix_has_objects(uri):
-        raise AwsError(f"no objects under {uri}: upload the data there first (or fix the URI)")
-    return f"{uri} has data"
-
-
-def _bucket(aws: Aws, uri: str) -> str:
-    bucket, _ = split_s3_uri(uri)
-    if not aws.bucket_exists(bucket):
-        raise AwsError(f"bucket {bucket} does not exist (or is in another account): create it or fix the URI")
-    return f"bucket {bucket} exists"
-
-
-def _image(aws: Aws, image: str, report: PreflightReport) -> str:
-    report.image = aws.resolve_image(image)
-    return f"{image} → {report.image.uri}"

@@ -247,3 +247,27 @@ def log_datasets(run: TrackedRun, datasets: Iterable[tuple[str, str, str, str]])
     if inputs:
         with _mlflow_errors(run.tracking_uri):
             client.log_inputs(run.run_id, datasets=inputs)
+
+
+def read_status_as(uri: str, experiment: str, credentials: Mapping[str, str]) -> int:
+    """HTTP status of an MLflow read (get-experiment-by-name) made with exactly `credentials` (MLFLOW_TRACKING_*
+    names), not this process's, through MLflow's own HTTP layer (auth, SigV4, TLS as MLflow does them)."""
+    _open(uri)  # joins the preloading import
+    from mlflow.utils import rest_utils
+
+    creds = rest_utils.MlflowHostCreds(  # type: ignore[no-untyped-call]
+        uri, username=credentials.get("MLFLOW_TRACKING_USERNAME"),
+        password=credentials.get("MLFLOW_TRACKING_PASSWORD"), token=credentials.get("MLFLOW_TRACKING_TOKEN"),
+        aws_sigv4=credentials.get("MLFLOW_TRACKING_AWS_SIGV4", "").lower() == "true",
+        ignore_tls_verification=credentials.get("MLFLOW_TRACKING_INSECURE_TLS", "") == "true")
+    try:
+        response = rest_utils.http_request(  # type: ignore[no-untyped-call]
+            creds, "/api/2.0/mlflow/experiments/get-by-name", "GET", params={"experiment_name": experiment},
+            max_retries=0, timeout=10)
+    except Exception as error:
+        refused = next((code for code in (401, 403) if f"error code {code}" in str(error)), None)
+        if refused:  # MLflow raises on some refusals instead of returning them
+            return refused
+        raise TrackingError(f"the job's request to {tracking_uri.redact(uri)} failed: "
+                            f"{describe_error(error, uri)}") from error
+    return int(response.status_code)

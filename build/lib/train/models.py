@@ -74,9 +74,26 @@ def save(model: Any, directory: Path, input_example: Any = None, extra_requireme
                                  "pip_requirements": requirements(flavour, extra_requirements)}
     if flavour == "pyfunc":
         module.save_model(str(directory), python_model=model, **arguments)
+    elif flavour == "pytorch":
+        # pickle, as MLflow does on Databricks: MLflow's other default (torch.export, "pt2") costs 2+ s of
+        # torch._dynamo imports per model and refuses models export cannot trace; the task's own classes travel
+        # with the model (code_paths), so it loads anywhere
+        module.save_model(model, str(directory), serialization_format="pickle", code_paths=_own_code(model),
+                          **arguments)
     else:
         module.save_model(model, str(directory), **arguments)
     return flavour
+
+
+def _own_code(model: Any) -> list[str] | None:
+    """The package holding the model's class, when it is not the framework's own (e.g. train/mytask)."""
+    module = type(model).__module__ or ""
+    if module.startswith(("torch.", "sklearn.", "mlflow.")) or module in ("torch", "builtins", "__main__"):
+        return None
+    import sys
+
+    source = getattr(sys.modules.get(module.split(".")[0]), "__path__", None)
+    return [str(Path(next(iter(source))))] if source else None
 
 
 class _AlreadySaved:

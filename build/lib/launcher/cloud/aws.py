@@ -121,6 +121,32 @@ class Aws:
             raise AwsError(f"cannot list {uri} ({_code(error)})") from error
         return int(listed.get("KeyCount", 0)) > 0
 
+    def bucket_region(self, bucket: str) -> str:
+        """The region a bucket lives in (GetBucketLocation: None means us-east-1, EU the old eu-west-1)."""
+        found = self.call("s3", "get_bucket_location", f"cannot locate bucket {bucket}", Bucket=bucket)
+        location = found.get("LocationConstraint") or "us-east-1"
+        return "eu-west-1" if location == "EU" else str(location)
+
+    def head_object(self, uri: str) -> dict[str, Any] | None:
+        """HeadObject of an s3:// URI, or None when there is no such object."""
+        from botocore.exceptions import ClientError
+
+        bucket, key = split_s3_uri(uri)
+        try:
+            answer: dict[str, Any] = self.client("s3").head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if _code(error) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise AwsError(f"cannot read {uri} ({_code(error)})") from error
+        return answer
+
+    def list_objects(self, uri: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """Up to `limit` objects whose key starts with the URI's key (S3's own prefix semantics)."""
+        bucket, prefix = split_s3_uri(uri)
+        found = self.call("s3", "list_objects_v2", f"cannot list {uri}", Bucket=bucket, Prefix=prefix,
+                          MaxKeys=limit)
+        return list(found.get("Contents", []))
+
     def upload(self, files: list[tuple[Path, str]]) -> list[str]:
         """Upload (file, s3 URI) pairs, all or nothing; return the object URIs.
 

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,9 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
         tags = {**job_tags(spec, job_name, config_uri, describe_run(spec, provenance, job_name, run.run_id)),
                 **_image_tags(spec, report), **(code_tags(code) if code else {})}
         if aws is None:
-            record_launch(run, spec, provenance, None, staging, tags, code_file)
             shared = tracking_uri.local_store_paths(run.tracking_uri, client.experiment_artifact_dir(run))
-            outcome = execute(spec.mode, request, spec.work_dir, shared, interactive, interrupt_after)
+            record = partial(_record, run, spec, provenance, None, staging, tags, code_file)
+            outcome = execute(spec.mode, request, spec.work_dir, shared, interactive, interrupt_after, record)
             outcome.save(spec.work_dir / job_name / OUTCOME_FILE)  # `smlaunch status` can settle it later
         else:
             check_request(request, aws)
@@ -92,11 +93,18 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
         raise
     if aws is None:  # the job has ended; if the tracker cannot hear it now, the error says how to settle later
         return LaunchResult(run, job_name, settle(run, outcome), outcome, request)
-    try:  # the job is running: what is left only records it, so a failure here must not fail the launch
+    _record(run, spec, provenance, aws, staging, tags, code_file)
+    return _follow_cloud(aws, run, job_name, job_arn, request, wait, poll_seconds, spec, provenance, submitted_at)
+
+
+def _record(run: TrackedRun, spec: LaunchSpec, provenance: Provenance, aws: Aws | None, staging: Path,
+            tags: dict[str, str], code_file: Path | None) -> None:
+    """Configs, code, inputs and tags on the run, once the job is started (so it is not kept waiting): a
+    failure here only warns, the job runs anyway."""
+    try:
         record_launch(run, spec, provenance, aws, staging, tags, code_file)
     except Exception as error:
         print(f"warning: the job started, but recording its configs in MLflow failed: {error}", file=sys.stderr)
-    return _follow_cloud(aws, run, job_name, job_arn, request, wait, poll_seconds, spec, provenance, submitted_at)
 
 
 def _end_failed_launch(run: TrackedRun, error: BaseException) -> None:

@@ -6,6 +6,7 @@ or containers), `sagemaker.py` follows a cloud job, and `docker.py` is the one d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from train.handover import RESUMABLE_ENV
 
 
 def execute(mode: str, request: dict[str, Any], work_dir: Path, shared_paths: tuple[str, ...] = (),
-            interactive: bool = False, interrupt_after: float | None = None) -> JobOutcome:
+            interactive: bool = False, interrupt_after: float | None = None,
+            while_running: Callable[[], None] | None = None) -> JobOutcome:
     """Run `request` locally with the executor for `mode` and wait for it to end.
 
     `shared_paths` (a local MLflow store) must be visible at the same path to the job; `interactive` gives the
@@ -27,9 +29,9 @@ def execute(mode: str, request: dict[str, Any], work_dir: Path, shared_paths: tu
     if mode == "local-process":
         from launcher.executors.local_process import run_local_process
 
-        return run_local_process(request, work_dir, interactive, interrupt_after)
+        return run_local_process(request, work_dir, interactive, interrupt_after, while_running)
     if mode == "local-container":
         from launcher.executors.local_container import run_local_container
 
-        return run_local_container(request, work_dir, shared_paths, interrupt_after)
+        return run_local_container(request, work_dir, shared_paths, interrupt_after, while_running)
     raise ExecutionError(f"mode '{mode}' does not run locally")

@@ -16,6 +16,7 @@ import sys
 import tarfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -59,11 +60,13 @@ class JobInterrupted(KeyboardInterrupt):
 
 
 def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
-              interrupt_after: float | None = None) -> JobOutcome:
+              interrupt_after: float | None = None, while_running: Callable[[], None] | None = None) -> JobOutcome:
     """Lay out every host, run them concurrently with live, host-prefixed output, then pack the outputs.
 
     `interrupt_after` rehearses a spot reclaim: that many seconds after the hosts start, every host gets
     SIGTERM (and SageMaker's grace), then all restart on the same trees, checkpoints kept, once.
+    `while_running` is work the launcher does once the hosts are started (recording the run), so it overlaps
+    with their start-up instead of delaying it.
     """
     job_name = request["TrainingJobName"]
     hosts = host_names(request["ResourceConfig"]["InstanceCount"])
@@ -83,6 +86,8 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
     try:
         start_all()
         print(f"smlaunch: {job_name}: {len(hosts)} host(s) started", file=sys.stderr, flush=True)
+        if while_running is not None:
+            while_running()
         if interrupt_after is not None:
             failed, reached = _wait_for_hosts(processes, min(deadline, time.monotonic() + interrupt_after))
             if failed is None and reached and time.monotonic() < deadline:  # the reclaim

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,8 @@ class ContainerHosts:
 
 
 def run_local_container(request: dict[str, Any], work_dir: Path, shared_paths: tuple[str, ...],
-                        interrupt_after: float | None = None) -> JobOutcome:
+                        interrupt_after: float | None = None,
+                        while_running: Callable[[], None] | None = None) -> JobOutcome:
     image = request["AlgorithmSpecification"]["TrainingImage"]
     return run_hosts(request, work_dir, ContainerHosts(image, request["TrainingJobName"], shared_paths),
-                     interrupt_after)
+                     interrupt_after, while_running)

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,8 @@ class ProcessHosts:
 
 
 def run_local_process(request: dict[str, Any], work_dir: Path, interactive: bool = False,
-                      interrupt_after: float | None = None) -> JobOutcome:
+                      interrupt_after: float | None = None,
+                      while_running: Callable[[], None] | None = None) -> JobOutcome:
     if interactive and request["ResourceConfig"]["InstanceCount"] != 1:
         raise ExecutionError("--debug runs one host in this terminal: set sagemaker.instance_count=1")
-    return run_hosts(request, work_dir, ProcessHosts(interactive), interrupt_after)
+    return run_hosts(request, work_dir, ProcessHosts(interactive), interrupt_after, while_running)

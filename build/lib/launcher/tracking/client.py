@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import importlib
 import os
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -48,13 +49,24 @@ class TrackedRun:
 _preloading: list[threading.Thread] = []
 
 
-def preload_mlflow() -> None:
-    """Start importing mlflow (≈1 s) in the background so it overlaps with other work.
+PRELOADED = ("mlflow", "mlflow.store.tracking.sqlalchemy_store")  # the client, and the sqlite store's engine
 
-    `_client()` joins this thread before touching mlflow: importing one package from two threads at once can
+
+def _import_all(names: tuple[str, ...]) -> None:
+    for name in names:
+        importlib.import_module(name)
+
+
+def preload_mlflow() -> None:
+    """Start importing mlflow and its SQL store (≈2 s together) in the background, so they overlap with config
+    validation, git and the pre-flight's network calls. Once is enough.
+
+    `_open()` joins this thread before touching mlflow: importing one package from two threads at once can
     see half-initialized modules.
     """
-    thread = threading.Thread(target=importlib.import_module, args=("mlflow",), daemon=True)
+    if _preloading or "mlflow" in sys.modules:
+        return
+    thread = threading.Thread(target=_import_all, args=(PRELOADED,), daemon=True)
     thread.start()
     _preloading.append(thread)
 
@@ -89,8 +101,8 @@ def _mlflow_errors(uri: str) -> Iterator[None]:
 
 @cache
 def _open(uri: str) -> MlflowClient:
-    while _preloading:
-        _preloading.pop().join()
+    for thread in _preloading:
+        thread.join()
     from mlflow import MlflowClient
 
     quiet_mlflow()
@@ -235,3 +247,24 @@ def log_datasets(run: TrackedRun, datasets: Iterable[tuple[str, str, str, str]])
     if inputs:
         with _mlflow_errors(run.tracking_uri):
             client.log_inputs(run.run_id, datasets=inputs)
+
+
+def read_status_as(uri: str, experiment: str, credentials: Mapping[str, str]) -> int:
+    """HTTP status of an MLflow read (get-experiment-by-name) made with exactly `credentials` (MLFLOW_TRACKING_*
+    names), not this process's, through MLflow's own HTTP layer (auth, SigV4, TLS as MLflow does them)."""
+    _open(uri)  # joins the preloading import
+    from mlflow.utils import rest_utils
+
+    creds = rest_utils.MlflowHostCreds(  # type: ignore[no-untyped-call]
+        uri, username=credentials.get("MLFLOW_TRACKING_USERNAME"),
+        password=credentials.get("MLFLOW_TRACKING_PASSWORD"), token=credentials.get("MLFLOW_TRACKING_TOKEN"),
+        aws_sigv4=credentials.get("MLFLOW_TRACKING_AWS_SIGV4", "").lower() == "true",
+        ignore_tls_verification=credentials.get("MLFLOW_TRACKING_INSECURE_TLS", "") == "true")
+    try:
+        response = rest_utils.http_request(  # type: ignore[no-untyped-call]
+            creds, "/api/2.0/mlflow/experiments/get-by-name", "GET", params={"experiment_name": experiment},
+            max_retries=0, timeout=10)
+    except Exception as error:
+        raise TrackingError(f"the job's request to {tracking_uri.redact(uri)} failed: "
+                            f"{describe_error(error, uri)}") from error
+    return int(response.status_code)
