@@ -175,7 +175,7 @@ def test_route_resolution_judges_what_a_name_points_to() -> None:
     from launcher.errors import LauncherError
     from launcher.preflight.tracking import check_route
 
-    with pytest.raises(LauncherError, match="resolves to 127.0.0.1: 127.0.0.1 is this machine"):
+    with pytest.raises(LauncherError, match=r"resolves to 127\.0\.0\.1: 127\.0\.0\.1 is this machine"):
         check_route("http://localhost:5000", has_vpc=False)
     assert check_route("http://10.0.0.7:5000", has_vpc=True) == "10.0.0.7 resolves to 10.0.0.7"
     assert check_route("http://93.184.216.34:5000", has_vpc=False).endswith("93.184.216.34")

@@ -142,12 +142,19 @@ class Aws:
             raise AwsError(f"cannot read {uri} ({_code(error)})") from error
         return answer
 
-    def list_objects(self, uri: str, limit: int = 1000) -> list[dict[str, Any]]:
-        """Up to `limit` objects whose key starts with the URI's key (S3's own prefix semantics)."""
+    def list_objects(self, uri: str, limit: int | None = 1000) -> list[dict[str, Any]]:
+        """Up to `limit` (None: all) objects whose key starts with the URI's key (S3's own prefix semantics)."""
         bucket, prefix = split_s3_uri(uri)
-        found = self.call("s3", "list_objects_v2", f"cannot list {uri}", Bucket=bucket, Prefix=prefix,
-                          MaxKeys=limit)
-        return list(found.get("Contents", []))
+        found: list[dict[str, Any]] = []
+        token: dict[str, str] = {}
+        while limit is None or len(found) < limit:
+            page = self.call("s3", "list_objects_v2", f"cannot list {uri}", Bucket=bucket, Prefix=prefix,
+                             MaxKeys=1000 if limit is None else min(1000, limit - len(found)), **token)
+            found += page.get("Contents", [])
+            if not page.get("IsTruncated"):
+                break
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+        return found
 
     def upload(self, files: list[tuple[Path, str]]) -> list[str]:
         """Upload (file, s3 URI) pairs, all or nothing; return the object URIs.
@@ -282,21 +289,3 @@ class Aws:
             arguments["nextToken"] = token
         found = self.client("logs").get_log_events(**arguments)
         return (event["message"] for event in found.get("events", [])), found.get("nextForwardToken")
-
-
-def check_request(request: dict[str, Any], aws: Aws | None = None) -> None:
-    """Validate a CreateTrainingJob request against botocore's own service model (types, required, minimums).
-
-    With `aws`, the model its SageMaker client already loaded is reused (parsing it costs ~0.1 s).
-    """
-    from botocore.validate import ParamValidator
-
-    if aws is not None:
-        model = aws.client("sagemaker").meta.service_model
-    else:
-        import botocore.session
-
-        model = botocore.session.get_session().get_service_model("sagemaker")
-    report = ParamValidator().validate(request, model.operation_model("CreateTrainingJob").input_shape)
-    if report.has_errors():
-        raise AwsError(f"the request does not match SageMaker's API:\n{report.generate_report()}")

@@ -17,7 +17,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from launcher.cloud.aws import Aws, check_request
+from launcher.cloud.aws import Aws
+from launcher.cloud.request_check import check_request
 from launcher.commands.report import LaunchResult
 from launcher.config import tracking_uri
 from launcher.config.params import flatten

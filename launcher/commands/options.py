@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from launcher.errors import EXIT_RUNTIME
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,3 +69,17 @@ def print_launch(report: dict[str, Any], output: str) -> None:
             echo(f"{key.replace('_', ' ')}: {report[key]}")
     echo(f"experiment {report['experiment_id']} at {report['tracking_uri']}")
     echo(f"see it: MLFLOW_TRACKING_URI={report['tracking_uri']} mlflow runs describe --run-id {report['run_id']}")
+
+
+def absolute_uri(uri: str) -> str:
+    """A tracking URI given on the command line, local stores made absolute (relative to this directory)."""
+    from launcher.config.tracking_uri import resolve
+
+    return resolve(uri, Path.cwd())
+
+
+def finish_launch(report: dict[str, Any], output: str) -> None:
+    """Print a launch's report; exit 1 unless the run finished (or, on SageMaker, is running)."""
+    print_launch(report, output)
+    if report["status"] not in ("FINISHED", "RUNNING"):
+        sys.exit(EXIT_RUNTIME)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from launcher.cloud.aws import Aws, check_request
+from launcher.cloud.aws import Aws
+from launcher.cloud.request_check import check_request
 from launcher.config.spec import LaunchSpec
 from launcher.job.request import RunIds, build_request, config_location, staged_location
 from launcher.preflight.checks import PreflightReport, run_preflight

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from launcher.errors import interruption
+from launcher.executors.pipes import start_feeders
 from launcher.executors.tree import host_names, lay_out_host, local_path
 from launcher.job.outcome import COMPLETED, FAILED, STOPPED, JobOutcome
 from train.contract import FAILURE_REASON_LIMIT, ContainerPaths
@@ -78,10 +79,13 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
     deadline = time.monotonic() + max_runtime
     primary_output = str(trees[hosts[0]].output_data_dir)
 
+    pipes_done = threading.Event()
+
     def start_all() -> None:
         for host in hosts:
             processes[host] = launcher.start(request, trees[host], host)
             streamers.extend(_watch(processes[host], host))
+        start_feeders(request, trees, pipes_done)
 
     try:
         start_all()
@@ -103,6 +107,7 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
         raise JobInterrupted(cause, JobOutcome(job_name, STOPPED, cause.reason, output_data=primary_output)) \
             from None
     finally:
+        pipes_done.set()
         _stop_all(processes, launcher)  # no-op for hosts that ended; ends the rest (a failure, a timeout)
         for host, process in processes.items():
             launcher.reap(host, process)

@@ -17,6 +17,7 @@ from typing import Any
 from launcher.executors import docker
 from launcher.executors.host_env import aws_role_stand_in
 from launcher.executors.hosts import run_hosts
+from launcher.executors.pipes import PIPE_MODE
 from launcher.executors.tree import channel_source, host_environment
 from launcher.job.outcome import JobOutcome
 from train.contract import ContainerPaths
@@ -43,7 +44,7 @@ class ContainerHosts:
         env = {**role, **host_environment(request, host)}
         data = ContainerPaths(Path(docker.CONTAINER_BASE_DIR))
         channels = [(str(channel_source(channel)), f"{data.channel_dir(channel['ChannelName'])}:ro")
-                    for channel in request["InputDataConfig"]]
+                    for channel in request["InputDataConfig"] if channel.get("InputMode") != PIPE_MODE]
         mounts = [(str(tree.base), docker.CONTAINER_BASE_DIR), *channels,
                   *((path, path) for path in self.shared_paths)]
         argv = docker.run_command(self.image, container_name(self.job_name, host), env, mounts, TRAIN_COMMAND)

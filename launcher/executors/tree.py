@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from launcher.executors.pipes import PIPE_MODE, make_pipe, staged_files
 from train.contract import ContainerPaths
 
 LOCAL_REGION = "local"  # stand-ins in the local job ARN (SageMaker puts its region and account there)
@@ -68,11 +69,14 @@ def lay_out_host(request: dict[str, Any], base: Path, host: str, copy_channels: 
     _write_json(paths.resource_config_file, resource_config(request, host))
     _write_json(paths.input_data_config_file, input_data_config(request))
     for channel in request["InputDataConfig"]:
-        target = paths.channel_dir(channel["ChannelName"])
-        if copy_channels:
-            _materialize(channel_source(channel), target)
+        name = channel["ChannelName"]
+        if channel.get("InputMode") == PIPE_MODE:  # a FIFO, fed by executors.pipes while the job runs
+            _materialize(channel_source(channel), staged_files(paths, name))
+            make_pipe(paths, name)
+        elif copy_channels:
+            _materialize(channel_source(channel), paths.channel_dir(name))
         else:
-            target.mkdir(parents=True, exist_ok=True)  # the mount point
+            paths.channel_dir(name).mkdir(parents=True, exist_ok=True)  # the mount point
     return paths
 
 

@@ -1,0 +1,64 @@
+"""S3 channels on this machine, for a rehearsal: downloaded once into a cache keyed by ETag.
+
+The cache (`$XDG_CACHE_HOME/smlaunch/s3/<bucket>/<key>`, ~/.cache by default) keeps one copy per object and
+re-downloads only what changed on S3 (its ETag differs). A rehearsal's channel is a directory of hard links to
+the cached files — all of them, or the first N per channel with `--sample N` — laid out under the channel's
+prefix exactly as SageMaker would lay it out in /opt/ml/input/data/<channel>/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from launcher.cloud.aws import Aws, split_s3_uri
+
+
+@dataclass(frozen=True)
+class CachedChannel:
+    directory: Path
+    objects: int
+    downloaded: int
+    total_bytes: int
+
+
+def cache_root(environ: dict[str, str] | None = None) -> Path:
+    environ = dict(os.environ) if environ is None else environ
+    base = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "smlaunch" / "s3"
+
+
+def _etags_file(bucket_dir: Path) -> Path:
+    return bucket_dir / ".etags.json"
+
+
+def fetch_channel(aws: Aws, uri: str, target: Path, sample: int | None = None, root: Path | None = None
+                  ) -> CachedChannel:
+    """Make `target` hold the channel's objects (relative to its prefix), through the cache."""
+    bucket, prefix = split_s3_uri(uri)
+    bucket_dir = (root or cache_root()) / bucket
+    bucket_dir.mkdir(parents=True, exist_ok=True)
+    etags: dict[str, str] = json.loads(_etags_file(bucket_dir).read_text()) if _etags_file(bucket_dir).exists() \
+        else {}
+    objects = sorted((item for item in aws.list_objects(uri, limit=None) if not item["Key"].endswith("/")),
+                     key=lambda item: item["Key"])
+    downloaded = 0
+    target.mkdir(parents=True, exist_ok=True)
+    base = prefix if prefix.endswith("/") or not prefix else prefix.rsplit("/", 1)[0] + "/"
+    for item in objects[:sample] if sample is not None else objects:
+        key, etag = item["Key"], item["ETag"]
+        cached = bucket_dir / key
+        if etags.get(key) != etag or not cached.exists():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            aws.client("s3").download_file(bucket, key, str(cached))
+            etags[key] = etag
+            downloaded += 1
+        link = target / key[len(base):]
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        os.link(cached, link)
+    _etags_file(bucket_dir).write_text(json.dumps(etags))
+    kept = objects[:sample] if sample is not None else objects
+    return CachedChannel(target, len(kept), downloaded, sum(int(item["Size"]) for item in kept))
