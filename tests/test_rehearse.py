@@ -111,8 +111,8 @@ def test_pipe_channels_stream_their_files_through_a_fifo(project: Project) -> No
         "    data = fifo.read_bytes()\n"
         "    ctx.tracker.log_metrics({'bytes': float(len(data))}, step=1)\n"))
     project.write("configs/train/piped.yaml", "task: train.piped.task:run\n")
-    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "training_config=train/piped.yaml",
-                              "--set", "channels.training.input_mode=Pipe")
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set",
+                              "training_config=train/piped.yaml", "--set", "channels.training.input_mode=Pipe")
     assert result.code == 0, result.stderr[-2000:]
     (run,) = project.runs()
     sizes = sum(path.stat().st_size for path in (project.root / "data/digits").iterdir())
