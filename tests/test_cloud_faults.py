@@ -41,7 +41,10 @@ def test_a_lost_createtrainingjob_answer_is_resolved_before_anything_is_undone(c
     assert len(cloud.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]) == 1
     (run,) = cloud.runs()
     assert run.info.status == "RUNNING"  # the job is alive: the run was not called failed
-    assert len(cloud.keys(f"configs/{cloud.experiment}/{report['run_id']}/")) == 4  # its configs were kept
+    staged = f"configs/{cloud.experiment}/{report['run_id']}/"
+    kept = {key.removeprefix(staged) for key in cloud.keys(staged)}
+    assert kept == {"code/source.tar.gz", "config/job/cloud.yaml", "config/resolved.yaml",  # nothing was undone
+                    "config/train/digits.yaml", "config/training.yaml"}
 
 
 def test_a_refused_upload_leaves_nothing_on_s3_and_fails_the_run(cloud: CloudProject) -> None:

@@ -21,6 +21,7 @@ def expected_params(root: Path) -> dict[str, str]:
         "experiment": "digits-smoke", "description": "Smoke run of the digits example on this machine.",
         "mode": "local-process", "training_config": "train/digits.yaml",
         "tracking.uri": f"sqlite:///{root}/mlflow.db", "tracking.register_as": "digits-mlp",
+        "tracking.assume_reachable": "false",
         "sagemaker.instance_type": "local", "sagemaker.instance_count": "1", "sagemaker.volume_size_gb": "30",
         "sagemaker.max_runtime_seconds": "900", "sagemaker.output_path": f"{root}/outputs",
         "sagemaker.remote_debug": "false",

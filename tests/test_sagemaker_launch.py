@@ -46,7 +46,7 @@ def test_launch_sends_one_exact_request_and_links_run_and_job(cloud: CloudProjec
     job_params = {key: value for key, value in run.data.params.items() if not key.startswith("train.")}
     assert job_params == {  # tests/cloud.py's config, written out, with the schema's defaults
         "experiment": cloud.experiment, "mode": "sagemaker", "training_config": "train/digits.yaml",
-        "tracking.uri": cloud.tracking_uri, "sagemaker.region": REGION, "sagemaker.image": IMAGE,
+        "tracking.uri": cloud.tracking_uri, "tracking.assume_reachable": "true", "sagemaker.region": REGION, "sagemaker.image": IMAGE,
         "sagemaker.role_arn": f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecution",
         "sagemaker.instance_type": "ml.m5.xlarge", "sagemaker.instance_count": "2",
         "sagemaker.output_path": f"s3://{BUCKET}/outputs", "sagemaker.config_prefix": f"s3://{BUCKET}/configs",
@@ -93,7 +93,7 @@ def test_dry_run_creates_nothing_and_prints_the_request_that_is_then_sent(cloud:
     planned = dry.json()
     assert planned["preflight_ok"] is True
     assert {check["check"] for check in planned["preflight"]} >= {
-        "credentials", "region", "tracking server", "channel training", "output bucket", "config bucket", "image"}
+        "credentials", "region", "tracking server", "channel training", "output bucket", "image"}
     assert cloud.runs() == []
     assert cloud.moto.recorded("SageMaker.CreateTrainingJob") == []
     assert cloud.keys("configs/") == []
@@ -183,7 +183,7 @@ DESCRIBED_STOPPING = {
         (("output_path: s3://ml-bucket/outputs", "output_path: s3://missing-bucket/outputs"), {},
          "FAIL output bucket: bucket missing-bucket does not exist"),
         ((f"{REPOSITORY}:v1", f"{REPOSITORY}:v2"), {}, "FAIL image: ECR image not found"),
-        (("datasets/digits/", "datasets/absent/"), {}, "FAIL channel training: no objects under"),
+        (("datasets/digits/", "datasets/absent/"), {}, "FAIL channel training: no data under"),
         (("uri: http://127.0.0.1:", "uri: http://127.0.0.1:1"), {}, "FAIL tracking server: cannot reach"),
     ],
     ids=["no credentials", "missing bucket", "missing image tag", "empty data prefix", "unreachable tracking"],

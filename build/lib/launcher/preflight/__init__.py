@@ -1,1 +1,0 @@
-"""Pre-flight room: read-only checks of the outside world before a launch creates anything."""
