@@ -26,6 +26,8 @@ def expected_params(root: Path) -> dict[str, str]:
         "sagemaker.max_runtime_seconds": "900", "sagemaker.output_path": f"{root}/outputs",
         "sagemaker.remote_debug": "false",
         "channels.training.uri": f"{root}/data/digits", "channels.training.input_mode": "File",
+        "channels.training.distribution": "FullyReplicated", "distribution.type": "none",
+        "distribution.processes_per_host": "auto", "distribution.backend": "auto",
         "tags.project": "smlaunch-example", "local.work_dir": f"{root}/.smlaunch/jobs", "local.keep_jobs": "10",
         "code.dirs": f'["{root}/train"]', "code.max_mb": "20",
         "not_secrets": "[]",

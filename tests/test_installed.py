@@ -23,11 +23,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
         ".git", ".venv*", "build", "dist", "data", "test-output", ".smlaunch", "mlruns", "mlflow.db", "*.egg-info",
         "__pycache__", ".*_cache"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(root / "dist"), str(source)],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(root / "dist"),
+                    str(source)], check=True, capture_output=True, timeout=600)
     (wheel,) = (root / "dist").glob("smlaunch-*.whl")
     subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True, timeout=120)
-    pip = [str(root / "venv/bin/python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
+    pip = [str(root / "venv/bin/python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+           "--no-compile"]
     done = subprocess.run([*pip, f"{wheel}[train]", "-c", str(REPO / "requirements.lock")], capture_output=True,
                           text=True, timeout=1200, check=False)
     assert done.returncode == 0, done.stderr[-3000:]

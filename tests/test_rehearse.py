@@ -99,7 +99,7 @@ def test_a_package_the_image_lacks_is_caught_in_the_image(cloud: CloudProject, t
     code, report, stderr = rehearse(cloud, *env_args, docker_host=docker_env.get("DOCKER_HOST"))
     assert report["mode"] == "local-container", stderr[-2000:]
     assert code == 1
-    assert "rehearsal: fix before submitting: the job FAILED: algo-1: ModuleNotFoundError: No module named " \
+    assert "rehearsal: fix before submitting: the job FAILED: ModuleNotFoundError: No module named " \
            "'sklearn'" in stderr
 
 

@@ -46,7 +46,8 @@ def test_launch_sends_one_exact_request_and_links_run_and_job(cloud: CloudProjec
     job_params = {key: value for key, value in run.data.params.items() if not key.startswith("train.")}
     assert job_params == {  # tests/cloud.py's config, written out, with the schema's defaults
         "experiment": cloud.experiment, "mode": "sagemaker", "training_config": "train/digits.yaml",
-        "tracking.uri": cloud.tracking_uri, "tracking.assume_reachable": "true", "sagemaker.region": REGION, "sagemaker.image": IMAGE,
+        "tracking.uri": cloud.tracking_uri, "tracking.assume_reachable": "true", "sagemaker.region": REGION,
+        "sagemaker.image": IMAGE,
         "sagemaker.role_arn": f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecution",
         "sagemaker.instance_type": "ml.m5.xlarge", "sagemaker.instance_count": "2",
         "sagemaker.output_path": f"s3://{BUCKET}/outputs", "sagemaker.config_prefix": f"s3://{BUCKET}/configs",
@@ -54,6 +55,8 @@ def test_launch_sends_one_exact_request_and_links_run_and_job(cloud: CloudProjec
         "sagemaker.spot.max_wait_seconds": "7200", "sagemaker.max_runtime_seconds": "3600",
         "sagemaker.volume_size_gb": "30", "sagemaker.remote_debug": "false",
         "channels.training.uri": f"s3://{BUCKET}/datasets/digits/", "channels.training.input_mode": "FastFile",
+        "channels.training.distribution": "FullyReplicated", "distribution.type": "none",
+        "distribution.processes_per_host": "auto", "distribution.backend": "auto",
         "tags.team": "ml-platform", "local.work_dir": str(cloud.project.root / ".smlaunch/jobs"),
         "code.dirs": f'["{cloud.project.root / "train"}"]', "code.max_mb": "20",
         "not_secrets": "[]",

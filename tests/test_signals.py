@@ -79,7 +79,7 @@ def test_sigterm_to_the_training_process_stops_the_job_like_sagemaker_does(proje
     assert report["status"] == "KILLED" and report["job_status"] == "Stopped"
     run = the_run(project)
     assert run.info.status == "KILLED"
-    assert run.data.tags["launcher.failure_reason"].startswith("algo-1: Terminated: the job received SIGTERM")
+    assert run.data.tags["launcher.failure_reason"].startswith("Terminated: the job received SIGTERM")
     tree = project.root / ".smlaunch/jobs" / report["job_name"] / "algo-1"
     assert (tree / "output/failure").read_text().startswith("Terminated: the job received SIGTERM")
     assert processes_in(project.root) == []

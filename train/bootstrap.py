@@ -61,7 +61,14 @@ def unpack_and_restart(paths: ContainerPaths) -> None:
 
 
 def main() -> None:
-    unpack_and_restart(ContainerPaths.from_env(os.environ))
+    paths = ContainerPaths.from_env(os.environ)
+    unpack_and_restart(paths)
+    from train import torchrun
+
+    if torchrun.wanted(os.environ):  # a host of a torchrun job: start its workers (each runs the job)
+        from train.runtime import leave
+
+        leave(torchrun.run_host(paths))
     from train.runtime import main as run_job
 
     run_job()

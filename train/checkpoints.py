@@ -27,6 +27,7 @@ class Checkpoints:
     """Save and restore a task's state under `directory` (the job's checkpoints dir)."""
 
     directory: Path
+    writer: bool = True  # False on every worker but global rank 0 of a distributed job: one writer
     every_steps: int = 1
     every_seconds: float | None = None
     _last_saved: float = field(default_factory=time.monotonic)
@@ -46,7 +47,11 @@ class Checkpoints:
         return step % max(self.every_steps, 1) == 0
 
     def save(self, step: int, state: dict[str, Any], generators: dict[str, torch.Generator] | None = None) -> None:
-        """Write `state` for `step` with every RNG state, atomically."""
+        """Write `state` for `step` with every RNG state, atomically (only the writer writes)."""
+        if not self.writer:
+            self._last_saved = time.monotonic()
+            self.saved_step = step
+            return
         import numpy as np
         import torch
 

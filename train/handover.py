@@ -15,13 +15,25 @@ RUN_ID_ENV = "MLFLOW_RUN_ID"
 REGISTER_AS_ENV = "SMLAUNCH_REGISTER_AS"  # model registry name (tracking.register_as)
 SECRET_ENV_PREFIX = "SMLAUNCH_SECRET_"  # SMLAUNCH_SECRET_<VAR>=<Secrets Manager ARN[#field]>: resolved into VAR
 RESUMABLE_ENV = "SMLAUNCH_RESUMABLE"  # "true": a SIGTERM is a spot reclaim the job restarts from (keep RUNNING)
+DISTRIBUTION_ENV = "SMLAUNCH_DISTRIBUTION"  # "torchrun": each host starts its workers with torch.distributed.run
+PROCESSES_PER_HOST_ENV = "SMLAUNCH_PROCESSES_PER_HOST"  # "auto" (GPUs, else 1) or a number
+BACKEND_ENV = "SMLAUNCH_BACKEND"  # "auto" (nccl with GPUs, else gloo), "gloo" or "nccl"
+DISTRIBUTION_VARIABLES = (DISTRIBUTION_ENV, PROCESSES_PER_HOST_ENV, BACKEND_ENV)
+# Local runs only: SageMaker's hosts reach the first one by its name (algo-1) on a fixed port; hosts on one
+# machine rendezvous on loopback, on a port free for this job
+MASTER_ADDR_ENV = "SMLAUNCH_MASTER_ADDR"
+MASTER_PORT_ENV = "SMLAUNCH_MASTER_PORT"
+# The start of a worker's failure reason when its error is the loss of another worker (a consequence, not a
+# cause): the launcher then names the host whose failure started it
+PEER_LOST = "lost contact with another process of the job"
 
 
-
-def handover_variables(register_as: bool, resumable: bool, secrets: tuple[str, ...] = ()) -> tuple[str, ...]:
+def handover_variables(register_as: bool, resumable: bool, secrets: tuple[str, ...] = (),
+                       distributed: bool = False) -> tuple[str, ...]:
     """The Environment entries the launcher adds to a job (they count against SageMaker's 100)."""
     names = (TRACKING_URI_ENV, EXPERIMENT_ID_ENV, RUN_ID_ENV, *(SECRET_ENV_PREFIX + name for name in secrets))
-    return names + ((REGISTER_AS_ENV,) if register_as else ()) + ((RESUMABLE_ENV,) if resumable else ())
+    return names + ((REGISTER_AS_ENV,) if register_as else ()) + ((RESUMABLE_ENV,) if resumable else ()) + \
+        (DISTRIBUTION_VARIABLES if distributed else ())
 
 
 FAILURE_TAG = "launcher.failure_reason"

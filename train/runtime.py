@@ -21,12 +21,13 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
 from train.checkpoints import Checkpoints
 from train.contract import FAILURE_REASON_LIMIT, ContainerPaths, TrainingEnvironment
+from train.distributed import Distributed, failure_reason
 from train.handover import RESUMABLE_ENV
 from train.secrets import SecretUnavailable, resolve_into
 from train.toolkit_env import toolkit_variables
@@ -53,6 +54,7 @@ class TaskContext:
     env: TrainingEnvironment
     tracker: RunTracker
     checkpoints: Checkpoints
+    dist: Distributed = field(default_factory=Distributed)  # rank, world size, device, shard, global values
 
     @property
     def paths(self) -> ContainerPaths:
@@ -79,12 +81,17 @@ def read_training_config(paths: ContainerPaths) -> dict[str, Any]:
     return config
 
 
-def write_failure(paths: ContainerPaths, error: BaseException) -> str:
-    """Write the failure file (the reason first, then the traceback) and return the reason. Never raises."""
+def write_failure(paths: ContainerPaths, error: BaseException, dist: Distributed | None = None) -> str:
+    """Write the failure file (the reason first, then the traceback) and return the reason. Never raises.
+
+    The first writer wins: among a host's workers, the one that failed first (the others are then stopped
+    by torchrun and would only report the SIGTERM)."""
     try:
         reason = error.reason if isinstance(error, Terminated) else f"{type(error).__name__}: {error}"
     except Exception:  # an exception whose __str__ fails
         reason = type(error).__name__
+    if dist is not None:
+        reason = failure_reason(dist, reason, error)
     try:
         details = "".join(traceback.format_exception(error))
     except Exception:
@@ -92,7 +99,10 @@ def write_failure(paths: ContainerPaths, error: BaseException) -> str:
     text = f"{reason[:FAILURE_REASON_LIMIT]}\n\n{details}"
     try:
         paths.output_dir.mkdir(parents=True, exist_ok=True)
-        paths.failure_file.write_bytes(text.encode("utf-8", errors="backslashreplace"))
+        with open(paths.failure_file, "xb") as handle:
+            handle.write(text.encode("utf-8", errors="backslashreplace"))
+    except FileExistsError:
+        pass
     except Exception as failed:
         warn(f"could not write {paths.failure_file}: {failed!r}")
     return reason.encode("utf-8", errors="backslashreplace").decode("utf-8")
@@ -138,9 +148,11 @@ def run_job(paths: ContainerPaths) -> int:
     signal.signal(signal.SIGTERM, _raise_terminated)
     signal.signal(signal.SIGINT, _raise_terminated)
     env, broken = _environment(paths)
-    checkpoints = Checkpoints(paths.checkpoints_dir)
+    dist = Distributed.from_environment(os.environ)
+    checkpoints = Checkpoints(paths.checkpoints_dir, writer=dist.is_primary)
     unresolved = _resolve_secrets()  # the tracker may need them (MLFLOW_TRACKING_PASSWORD ...)
-    tracker = RunTracker.from_environment(paths, enabled=env is None or env.is_primary)
+    records = (env is None or env.is_primary) and dist.is_primary  # one run, one writer: global rank 0
+    tracker = RunTracker.from_environment(paths, enabled=records)
     try:
         with _signals_held():  # a stop during the resume (or mlflow's import) is taken right after it
             tracker.start(restarted=checkpoints.exists())
@@ -152,7 +164,12 @@ def run_job(paths: ContainerPaths) -> int:
             os.environ.setdefault(name, value)  # where the toolkit itself runs, its values stand
         config = read_training_config(paths)
         task = load_task(str(config["task"]))
-        task(TaskContext(config=config, env=env, tracker=tracker, checkpoints=checkpoints))
+        if dist.under_torchrun:
+            dist.start()
+        task(TaskContext(config=config, env=env, tracker=tracker, checkpoints=checkpoints, dist=dist))
+        if dist.under_torchrun:
+            dist.write_summary(paths.record_dir, env.current_host)
+            dist.stop()
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finishing is bounded by the flush deadline
         tracker.finish()
         return 0
@@ -162,10 +179,10 @@ def run_job(paths: ContainerPaths) -> int:
             warn(f"{stop.reason}; {kept}: the restarted job resumes this run")
             tracker.suspend()
         else:
-            tracker.fail(write_failure(paths, stop), killed=True)
+            tracker.fail(write_failure(paths, stop, dist), killed=True)
         return EXIT_TERMINATED
     except BaseException as error:
-        reason = write_failure(paths, error)
+        reason = write_failure(paths, error, dist)
         warn(f"training failed: {reason}")
         with contextlib.suppress(Exception):
             traceback.print_exception(error, file=sys.stderr)

@@ -212,3 +212,22 @@ def warn(message: str) -> None:
     """A line on stderr for the job's log; never raises (stderr may be gone while the job ends)."""
     with contextlib.suppress(Exception):
         print(f"smlaunch: {message}", file=sys.stderr, flush=True)
+
+
+def end_if_running(environ: Mapping[str, str], reason: str) -> None:
+    """End the job's run FAILED with `reason` unless it has ended already; for a host whose workers could not
+    (the first host of a torchrun job, when rank 0 itself was killed). Bounded; never raises."""
+    uri, run_id = environ.get(TRACKING_URI_ENV), environ.get(RUN_ID_ENV)
+    if not uri or not run_id:
+        return
+
+    def end() -> None:
+        from mlflow import MlflowClient
+
+        quiet_mlflow()
+        client = MlflowClient(tracking_uri=uri)
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_tag(run_id, FAILURE_TAG, failure_tag_value(reason))
+            client.set_terminated(run_id, status="FAILED")
+
+    RunTracker._guard(lambda: retry.until(time.monotonic() + FAIL_SECONDS, end), "end the run FAILED")

@@ -14,6 +14,7 @@ from launcher.commands.options import (
     finish_launch,
     output_option,
     overrides_option,
+    print_warnings,
 )
 from launcher.errors import EXIT_RUNTIME
 
@@ -28,6 +29,7 @@ def validate(config: Path, overrides: tuple[str, ...], output: str) -> None:
     from launcher.config.tracking_uri import redact
 
     spec = load_launch_spec(config, overrides)
+    print_warnings(spec)
     summary = {
         "valid": True,
         "experiment": spec.experiment,
@@ -67,11 +69,17 @@ def run(config: Path, overrides: tuple[str, ...], output: str, dry_run: bool, wa
     if not dry_run:
         preload_mlflow()  # ≈2 s of imports, overlapped with validation and pre-flight
     spec = load_launch_spec(config, overrides)
+    print_warnings(spec)
     if dry_run:
         _dry_run(spec, output)
         return
     if debug and spec.mode != "local-process":
         raise click.UsageError("--debug is for mode local-process; use `smlaunch shell` for the image")
+    if debug and spec.job.instance_count != 1:
+        raise click.UsageError("--debug runs one host in this terminal: set sagemaker.instance_count=1")
+    if debug and spec.distribution.torchrun:
+        raise click.UsageError("--debug runs the task itself in this terminal, not torchrun's workers: set "
+                               "distribution.type=none")
     if interrupt_after is not None and not spec.is_local:
         raise click.UsageError("--interrupt-after rehearses a reclaim locally; on SageMaker, spot does it for real")
     from launcher.commands.launch import launch
@@ -133,4 +141,6 @@ def shell(config: Path, overrides: tuple[str, ...], command: tuple[str, ...]) ->
     from launcher.commands.shell import open_shell
     from launcher.config.loader import load_launch_spec
 
-    sys.exit(open_shell(load_launch_spec(config, overrides), list(command)))
+    spec = load_launch_spec(config, overrides)
+    print_warnings(spec)
+    sys.exit(open_shell(spec, list(command)))

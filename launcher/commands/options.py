@@ -83,3 +83,9 @@ def finish_launch(report: dict[str, Any], output: str) -> None:
     print_launch(report, output)
     if report["status"] not in ("FINISHED", "RUNNING"):
         sys.exit(EXIT_RUNTIME)
+
+
+def print_warnings(spec: Any) -> None:
+    """The spec's warnings (allowed, but probably not meant) on stderr, where JSON output never sees them."""
+    for warning in spec.warnings:
+        click.echo(f"warning: {warning}", err=True)

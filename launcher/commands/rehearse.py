@@ -20,6 +20,7 @@ from typing import Any
 from launcher.cloud.aws import Aws
 from launcher.cloud.channel_cache import fetch_channel
 from launcher.commands.launch import launch
+from launcher.commands.options import print_warnings
 from launcher.config.loader import load_launch_spec
 from launcher.config.spec import LaunchSpec
 from launcher.config.yaml_source import Location, problem
@@ -68,6 +69,7 @@ def choose_mode(spec: LaunchSpec, forced: str | None) -> tuple[str, str]:
 def rehearse(config: Path, overrides: Sequence[str], cwd: Path, sample: int | None, forced_mode: str | None,
              tracking_uri: str | None) -> Rehearsal:
     spec = load_launch_spec(config, tuple(overrides), cwd=cwd)
+    print_warnings(spec)
     if spec.mode != "sagemaker":
         raise ConfigError([problem(Location(str(config)), ("mode",), "rehearse runs a SageMaker config (mode: "
                                    "sagemaker) on this machine; a local config runs with smlaunch run")])

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from launcher.commands.launch import launch
+from launcher.commands.options import print_warnings
 from launcher.commands.report import LaunchResult
 from launcher.config.loader import load_launch_spec
 from launcher.config.spec import TRAIN_KEY
@@ -123,6 +124,7 @@ def reproduce(run_id: str, tracking_uri: str, cwd: Path, mode: str | None = None
         job_file = rebuild_configs(re_root(resolved, tracking_uri, target_mode or "local-process", code_dirs),
                                    Path(scratch) / "configs")
         spec = load_launch_spec(job_file, [*pinned, *overrides], cwd=cwd)
+        print_warnings(spec)
         marks = {
             "launcher.reproduced_from": run_id,
             "mlflow.source.name": f"smlaunch reproduce {run_id}",

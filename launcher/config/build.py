@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.config import tracking_uri
-from launcher.config.spec import TRAIN_KEY, Channel, ConfigSources, JobSettings, LaunchSpec, freeze
+from launcher.config.spec import TRAIN_KEY, Channel, ConfigSources, Distribution, JobSettings, LaunchSpec, freeze
 from launcher.config.tasks import TaskSource
 
 
@@ -68,4 +68,5 @@ def build_spec(job: dict[str, Any], training: dict[str, Any], channels: tuple[Ch
         warnings=warnings,
         channel_files=channel_files,
         tracking_assumed_reachable=job["tracking"]["assume_reachable"],
+        distribution=Distribution(**job["distribution"]),
     )

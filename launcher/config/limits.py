@@ -36,7 +36,8 @@ def check_limits(spec: LaunchSpec, locate: Callable[[ConfigPath], Location]) -> 
     if len(spec.tracking_uri) > ENVIRONMENT_VALUE_LIMIT:
         found.append(problem(locate(("tracking", "uri")), ("tracking", "uri"),
                              f"longer than {ENVIRONMENT_VALUE_LIMIT} characters (SageMaker's Environment limit)"))
-    handover = len(handover_variables(bool(spec.register_as), spec.job.spot, tuple(spec.secrets)))
+    handover = len(handover_variables(bool(spec.register_as), spec.job.spot, tuple(spec.secrets),
+                                      spec.distribution.torchrun))
     if len(spec.environment) + handover > ENVIRONMENT_LIMIT:
         found.append(problem(locate(("environment",)), ("environment",),
                              f"{len(spec.environment)} variables plus smlaunch's {handover}; SageMaker takes at most "

@@ -17,6 +17,7 @@ from launcher.config.build import build_spec, resolve_locations
 from launcher.config.cloud_rules import check_cloud_rules
 from launcher.config.composition import load_composed
 from launcher.config.credential_rules import check_files, check_values
+from launcher.config.distribution_rules import check_distribution, distribution_warnings
 from launcher.config.limits import check_limits
 from launcher.config.overrides import Override, apply_override, as_string, parse_override
 from launcher.config.rules import check_mode_rules, resolve_channels, resolve_code_dirs
@@ -62,7 +63,7 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
         channels, channel_problems = resolve_channels(job, job_doc, defining_dir)
         code_dirs, code_problems = resolve_code_dirs(job, job_doc, defining_dir)
         problems += channel_problems + code_problems + check_mode_rules(job, job_doc)
-        problems += check_cloud_rules(job, job_doc)
+        problems += check_cloud_rules(job, job_doc) + check_distribution(job, job_doc)
     roots = import_roots(code_dirs, job.get("environment", {}).get("PYTHONPATH"))
     training = _load_training(job_doc, job_path, [item for item in parsed if item.path[0] == TRAIN_KEY], roots,
                               problems)
@@ -73,7 +74,8 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
     resolve_locations(job, channels, code_dirs, cwd)
     spec = build_spec(job, resolved_training, channels, code_dirs,
                       ConfigSources(job_files, training.files, tuple(overrides)), training.task,
-                      tuple(training.warnings), tuple(channel_files(training.schema, resolved_training)))
+                      (*training.warnings, *distribution_warnings(job)),
+                      tuple(channel_files(training.schema, resolved_training)))
     locate = partial(_locate, job_doc=job_doc, train_doc=training.document)
     limit_problems = check_limits(spec, locate)
     if limit_problems:

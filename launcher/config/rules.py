@@ -67,7 +67,8 @@ def resolve_channels(
             uri = str(local)
         elif not cloud:
             found.append(problem(where, path, "local modes read channels from local directories"))
-        channels.append(Channel(name=name, uri=uri, input_mode=settings["input_mode"]))
+        channels.append(Channel(name=name, uri=uri, input_mode=settings["input_mode"],
+                                distribution=settings["distribution"]))
     return tuple(channels), found
 
 

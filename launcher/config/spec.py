@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from launcher.config.tasks import TaskSource
 
 LOCAL_MODES = ("local-process", "local-container")
+LOCAL_GPU = "local_gpu"  # the local instance type that gives the job this machine's GPUs
 TRAIN_KEY = "train"  # the training config's fields live under `train.` in overrides, params and the resolved config
 
 
@@ -22,6 +23,20 @@ class Channel:
     name: str
     uri: str
     input_mode: str
+    distribution: str = "FullyReplicated"  # or ShardedByS3Key: each host gets ~1/N of the objects
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """How the task runs on each host: once ('none') or under torchrun with a process group over all hosts."""
+
+    type: str = "none"
+    processes_per_host: str | int = "auto"  # 'auto': the host's GPU count, 1 without GPUs
+    backend: str = "auto"  # 'auto': nccl with GPUs, gloo without
+
+    @property
+    def torchrun(self) -> bool:
+        return self.type == "torchrun"
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,7 @@ class LaunchSpec:
     warnings: tuple[str, ...] = ()  # things worth saying that are not errors (printed by the CLI)
     channel_files: tuple[tuple[str, str, str], ...] = ()  # (field, channel, file) the task opens
     tracking_assumed_reachable: bool = False
+    distribution: Distribution = field(default_factory=Distribution)
 
     @property
     def is_local(self) -> bool:

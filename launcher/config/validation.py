@@ -83,7 +83,8 @@ def _bad_name(document: YamlDocument, path: ConfigPath, error: Any, prefix: Conf
 def _describe(error: Any) -> str:
     """A short message for one jsonschema error, phrased for config authors."""
     kind = error.validator
-    if isinstance(error.schema, dict) and "errorMessage" in error.schema and kind in ("pattern", "not", "const"):
+    explained = ("pattern", "not", "const", "anyOf")
+    if isinstance(error.schema, dict) and "errorMessage" in error.schema and kind in explained:
         return f"{error.instance!r} is not valid: {error.schema['errorMessage']}"
     if kind == "type":
         expected = error.validator_value

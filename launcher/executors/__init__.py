@@ -12,7 +12,9 @@ from typing import Any
 
 from launcher.errors import ExecutionError
 from launcher.job.outcome import JobOutcome
-from train.handover import RESUMABLE_ENV
+from train.handover import DISTRIBUTION_ENV, MASTER_ADDR_ENV, MASTER_PORT_ENV, RESUMABLE_ENV
+
+LOOPBACK = "127.0.0.1"
 
 
 def execute(mode: str, request: dict[str, Any], work_dir: Path, shared_paths: tuple[str, ...] = (),
@@ -22,10 +24,16 @@ def execute(mode: str, request: dict[str, Any], work_dir: Path, shared_paths: tu
 
     `shared_paths` (a local MLflow store) must be visible at the same path to the job; `interactive` gives the
     single host of a local-process job this terminal (for debuggers); `interrupt_after` rehearses a spot
-    reclaim (the hosts are told, as a spot job's are, that a SIGTERM is a reclaim to resume from).
+    reclaim (the hosts are told, as a spot job's are, that a SIGTERM is a reclaim to resume from). The hosts of
+    a torchrun job meet on loopback, at a port free for this job (SageMaker's hosts use algo-1:29500).
     """
+    local: dict[str, str] = {}
     if interrupt_after is not None:
-        request = {**request, "Environment": {**request.get("Environment", {}), RESUMABLE_ENV: "true"}}
+        local[RESUMABLE_ENV] = "true"
+    if request.get("Environment", {}).get(DISTRIBUTION_ENV):
+        local.update({MASTER_ADDR_ENV: LOOPBACK, MASTER_PORT_ENV: str(free_port())})
+    if local:
+        request = {**request, "Environment": {**request.get("Environment", {}), **local}}
     if mode == "local-process":
         from launcher.executors.local_process import run_local_process
 
@@ -35,3 +43,12 @@ def execute(mode: str, request: dict[str, Any], work_dir: Path, shared_paths: tu
 
         return run_local_container(request, work_dir, shared_paths, interrupt_after, while_running)
     raise ExecutionError(f"mode '{mode}' does not run locally")
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now (the kernel's pick): each local job its own rendezvous."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])

@@ -57,13 +57,16 @@ def image_label(image: str, label: str) -> str | None:
 
 
 def run_command(image: str, name: str, env: Mapping[str, str], mounts: Iterable[tuple[str, str]],
-                command: list[str], interactive: bool = False) -> list[str]:
+                command: list[str], interactive: bool = False, gpus: bool = False) -> list[str]:
     """The `docker run` argv. Variables are passed by name only (`-e KEY`), their values through the CLI's own
-    environment, so they never show in a process listing."""
+    environment, so they never show in a process listing. `gpus`: every GPU of this machine (`--gpus all`,
+    through the NVIDIA container toolkit), as a GPU instance gives its container all of its own."""
     argv = ["docker", "run", "--rm", "--network", "host", "--name", name,
             "--user", f"{os.getuid()}:{os.getgid()}", "-e", "HOME=/tmp"]
     if interactive:
         argv += ["-it"]
+    if gpus:
+        argv += ["--gpus", "all"]
     for key in env:
         argv += ["-e", key]
     for source, target in mounts:

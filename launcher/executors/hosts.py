@@ -11,6 +11,7 @@ SageMaker does, written under a temporary name and renamed so a failed write nev
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -25,10 +26,12 @@ from launcher.executors.pipes import start_feeders
 from launcher.executors.tree import host_names, lay_out_host, local_path
 from launcher.job.outcome import COMPLETED, FAILED, STOPPED, JobOutcome
 from train.contract import FAILURE_REASON_LIMIT, ContainerPaths
+from train.handover import PEER_LOST
 
 POLL_SECONDS = 0.1
 TERMINATED_CODES = (143, -15)  # the container's exit after SIGTERM, or the signal itself
 STOP_GRACE_SECONDS = 30.0  # SageMaker gives 120 s; a local host's flush is bounded well below this
+ROOT_CAUSE_SECONDS = 5.0  # how long a host that only lost a peer waits for the one that failed to say why
 
 
 class HostLauncher(Protocol):
@@ -100,6 +103,7 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
                 _stop_all(processes, launcher)
                 for host, process in processes.items():
                     launcher.reap(host, process)
+                _sync_checkpoints(trees, hosts)
                 start_all()
         failed, timed_out = _wait_for_hosts(processes, deadline)
     except KeyboardInterrupt as stop:
@@ -117,13 +121,44 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
         return JobOutcome(job_name, FAILED, f"MaxRuntimeExceeded: the job ran longer than {max_runtime} s",
                           output_data=primary_output)
     if failed is not None:
+        failed = _root_failure(processes, trees, failed)
         code = processes[failed].returncode
         ending = STOPPED if code in TERMINATED_CODES else FAILED  # a SIGTERM from outside stops, not fails
-        return JobOutcome(job_name, ending, _failure_reason(trees[failed], failed, code), output_data=primary_output)
+        reason = _failure_reason(trees[failed], failed if len(trees) > 1 else None, code)
+        return JobOutcome(job_name, ending, reason, output_data=primary_output)
     output_dir = local_path(request["OutputDataConfig"]["S3OutputPath"]) / job_name / "output"
     model_artifact = _pack(trees[hosts[0]].model_dir, output_dir / "model.tar.gz")
     _pack(trees[hosts[0]].output_data_dir, output_dir / "output.tar.gz")
     return JobOutcome(job_name, COMPLETED, model_artifact=str(model_artifact), output_data=primary_output)
+
+
+def _sync_checkpoints(trees: dict[str, ContainerPaths], hosts: list[str]) -> None:
+    """What SageMaker does when a spot job restarts: every host gets the checkpoints (synced to S3 by the first
+    host, the one writer) in its /opt/ml/checkpoints."""
+    source = trees[hosts[0]].checkpoints_dir
+    for host in hosts[1:]:
+        shutil.copytree(source, trees[host].checkpoints_dir, dirs_exist_ok=True)
+
+
+def _root_failure(processes: dict[str, subprocess.Popen[str]], trees: dict[str, ContainerPaths], first: str) -> str:
+    """The host whose failure started it all: the first one to fail, unless it only lost contact with another
+    (its workers' collectives broke because a peer died); then the host that fails for a reason of its own
+    within a few seconds (its agent notices its dead worker a moment later), else the first after all."""
+    deadline = time.monotonic() + ROOT_CAUSE_SECONDS
+    while _lost_a_peer(trees[first]) and time.monotonic() < deadline:
+        for host, process in processes.items():
+            code = process.poll()
+            if host != first and code not in (None, 0, *TERMINATED_CODES) and not _lost_a_peer(trees[host]):
+                return host
+        time.sleep(POLL_SECONDS)
+    return first
+
+
+def _lost_a_peer(paths: ContainerPaths) -> bool:
+    try:
+        return PEER_LOST in paths.failure_file.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+    except OSError:
+        return False
 
 
 def _wait_for_hosts(processes: dict[str, subprocess.Popen[str]], deadline: float) -> tuple[str | None, bool]:
@@ -172,16 +207,18 @@ def _stop_all(processes: dict[str, subprocess.Popen[str]], launcher: HostLaunche
             process.wait()
 
 
-def _failure_reason(paths: ContainerPaths, host: str, code: int | None) -> str:
+def _failure_reason(paths: ContainerPaths, host: str | None, code: int | None) -> str:
+    """Why the job failed, naming the host when there are several (a single-host job's reason stands alone)."""
+    named = f"{host}: " if host else ""
     if paths.failure_file.exists():
         reason = paths.failure_file.read_text(encoding="utf-8", errors="replace")[:FAILURE_REASON_LIMIT].strip()
         if reason:
-            return f"{host}: {reason}"
+            return f"{named}{reason}"
     if code is not None and code < 0:
         import signal
 
-        return f"{host}: the training process was killed by {signal.Signals(-code).name}"
-    return f"{host}: the training process exited with code {code} without writing a failure file"
+        return f"{named}the training process was killed by {signal.Signals(-code).name}"
+    return f"{named}the training process exited with code {code} without writing a failure file"
 
 
 def _pack(directory: Path, archive: Path) -> Path:

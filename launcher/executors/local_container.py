@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launcher.config.spec import LOCAL_GPU
 from launcher.executors import docker
 from launcher.executors.host_env import aws_role_stand_in
 from launcher.executors.hosts import run_hosts
 from launcher.executors.pipes import PIPE_MODE
-from launcher.executors.tree import channel_source, host_environment
+from launcher.executors.tree import channel_source, host_environment, is_sharded
 from launcher.job.outcome import JobOutcome
 from train.contract import ContainerPaths
 
@@ -44,10 +45,13 @@ class ContainerHosts:
         env = {**role, **host_environment(request, host)}
         data = ContainerPaths(Path(docker.CONTAINER_BASE_DIR))
         channels = [(str(channel_source(channel)), f"{data.channel_dir(channel['ChannelName'])}:ro")
-                    for channel in request["InputDataConfig"] if channel.get("InputMode") != PIPE_MODE]
+                    for channel in request["InputDataConfig"]
+                    if channel.get("InputMode") != PIPE_MODE and not is_sharded(channel)]  # shards: in the tree
         mounts = [(str(tree.base), docker.CONTAINER_BASE_DIR), *channels,
                   *((path, path) for path in self.shared_paths)]
-        argv = docker.run_command(self.image, container_name(self.job_name, host), env, mounts, TRAIN_COMMAND)
+        gpus = request["ResourceConfig"]["InstanceType"] == LOCAL_GPU
+        argv = docker.run_command(self.image, container_name(self.job_name, host), env, mounts, TRAIN_COMMAND,
+                                  gpus=gpus)
         return subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, errors="replace", start_new_session=True)
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from launcher.errors import ExecutionError
 from launcher.executors.host_env import process_environment
 from launcher.executors.hosts import run_hosts
 from launcher.job.outcome import JobOutcome
@@ -61,6 +60,4 @@ class ProcessHosts:
 def run_local_process(request: dict[str, Any], work_dir: Path, interactive: bool = False,
                       interrupt_after: float | None = None,
                       while_running: Callable[[], None] | None = None) -> JobOutcome:
-    if interactive and request["ResourceConfig"]["InstanceCount"] != 1:
-        raise ExecutionError("--debug runs one host in this terminal: set sagemaker.instance_count=1")
     return run_hosts(request, work_dir, ProcessHosts(interactive), interrupt_after, while_running)

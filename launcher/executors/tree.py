@@ -18,6 +18,7 @@ from train.contract import ContainerPaths
 
 LOCAL_REGION = "local"  # stand-ins in the local job ARN (SageMaker puts its region and account there)
 LOCAL_ACCOUNT = "000000000000"
+SHARDED = "ShardedByS3Key"
 
 
 def host_names(count: int) -> list[str]:
@@ -68,16 +69,30 @@ def lay_out_host(request: dict[str, Any], base: Path, host: str, copy_channels: 
     _write_json(paths.hyperparameters_file, request.get("HyperParameters", {}))
     _write_json(paths.resource_config_file, resource_config(request, host))
     _write_json(paths.input_data_config_file, input_data_config(request))
+    hosts = host_names(request["ResourceConfig"]["InstanceCount"])
+    share = (hosts.index(host), len(hosts))
     for channel in request["InputDataConfig"]:
         name = channel["ChannelName"]
+        part = share if is_sharded(channel) else None
         if channel.get("InputMode") == PIPE_MODE:  # a FIFO, fed by executors.pipes while the job runs
-            _materialize(channel_source(channel), staged_files(paths, name))
+            _materialize(channel_source(channel), staged_files(paths, name), part)
             make_pipe(paths, name)
-        elif copy_channels:
-            _materialize(channel_source(channel), paths.channel_dir(name))
+        elif copy_channels or part is not None:  # a host's shard is its own copy, never a mount of the whole
+            _materialize(channel_source(channel), paths.channel_dir(name), part)
         else:
             paths.channel_dir(name).mkdir(parents=True, exist_ok=True)  # the mount point
     return paths
+
+
+def is_sharded(channel: dict[str, Any]) -> bool:
+    return bool(channel["DataSource"]["S3DataSource"].get("S3DataDistributionType") == SHARDED)
+
+
+def shard_files(source: Path, index: int, count: int) -> list[Path]:
+    """ShardedByS3Key, emulated: host `index` of `count` gets file i of the sorted list when i mod count is its
+    index (SageMaker gives each host about 1/N of the objects; which ones it does not document)."""
+    files = sorted(path.relative_to(source) for path in source.rglob("*") if path.is_file())
+    return [path for position, path in enumerate(files) if position % count == index]
 
 
 def channel_source(channel: dict[str, Any]) -> Path:
@@ -102,11 +117,16 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
-def _materialize(source: Path, target: Path) -> None:
+def _materialize(source: Path, target: Path, part: tuple[int, int] | None = None) -> None:
     """Put a channel's data in the tree as the job's own copy: the user's files can never be written through
     it (no hard links). Copies are reflinks where the file system can share blocks (btrfs, XFS): instant and
-    free until written; elsewhere plain copies."""
-    if source.is_dir():
+    free until written; elsewhere plain copies. `part` (index, count): only that host's shard of the files."""
+    if part is not None and source.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        for relative in shard_files(source, *part):
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            clone_or_copy(str(source / relative), str(target / relative))
+    elif source.is_dir():
         shutil.copytree(source, target, copy_function=clone_or_copy, dirs_exist_ok=True)
     else:
         target.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,10 @@ from launcher.config.spec import LaunchSpec
 from launcher.config.tracking_uri import redact
 from train.contract import CODE_CHANNEL, CONFIG_CHANNEL, DEFAULT_BASE_DIR, ContainerPaths
 from train.handover import (
+    BACKEND_ENV,
+    DISTRIBUTION_ENV,
     EXPERIMENT_ID_ENV,
+    PROCESSES_PER_HOST_ENV,
     REGISTER_AS_ENV,
     RESUMABLE_ENV,
     RUN_ID_ENV,
@@ -94,6 +97,10 @@ def container_environment(spec: LaunchSpec, run: RunHandle, secret_refs: Mapping
         handover[REGISTER_AS_ENV] = spec.register_as
     if spec.job.spot:  # a SIGTERM is then a reclaim: the container checkpoints and keeps the run RUNNING
         handover[RESUMABLE_ENV] = "true"
+    if spec.distribution.torchrun:  # each host's entry starts its workers under torch.distributed.run
+        handover[DISTRIBUTION_ENV] = spec.distribution.type
+        handover[PROCESSES_PER_HOST_ENV] = str(spec.distribution.processes_per_host)
+        handover[BACKEND_ENV] = spec.distribution.backend
     return handover
 
 
@@ -120,7 +127,8 @@ def build_request(
     channels = [_channel(CONFIG_CHANNEL, data_uri(config_uri), "File")]
     if code_uri is not None:
         channels.append(_channel(CODE_CHANNEL, data_uri(code_uri), "File"))
-    channels += [_channel(channel.name, data_uri(channel.uri), channel.input_mode) for channel in spec.channels]
+    channels += [_channel(channel.name, data_uri(channel.uri), channel.input_mode, channel.distribution)
+                 for channel in spec.channels]
     job = spec.job
     request: dict[str, Any] = {
         "TrainingJobName": job_name,
@@ -157,11 +165,11 @@ def build_request(
     return request
 
 
-def _channel(name: str, uri: str, input_mode: str) -> dict[str, Any]:
+def _channel(name: str, uri: str, input_mode: str, distribution: str = "FullyReplicated") -> dict[str, Any]:
     return {
         "ChannelName": name,
         "DataSource": {
-            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}
+            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": distribution}
         },
         "InputMode": input_mode,
     }

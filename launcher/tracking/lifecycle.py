@@ -69,7 +69,8 @@ def settle(run: TrackedRun, outcome: JobOutcome, record_dir: Path | None = None)
         # one failed (or time ran out), and the job's failure is the truth.
         client.end_run(run, wanted, outcome.failure_reason)
         status = wanted
-    elif wanted == status == "KILLED" and outcome.failure_reason:
-        # the container saw only a SIGTERM; the launcher knows who sent it (Ctrl-C, SIGHUP, smlaunch stop)
+    elif wanted == status and outcome.failure_reason:
+        # KILLED: the container saw only a SIGTERM; the launcher knows who sent it (Ctrl-C, SIGHUP, smlaunch
+        # stop). FAILED: the job's reason names the host (and, distributed, the one whose failure broke the rest)
         client.set_tags(run, {FAILURE_TAG: failure_tag_value(outcome.failure_reason)})
     return status

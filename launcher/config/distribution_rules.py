@@ -1,0 +1,54 @@
+"""Rules of the `distribution` section (torchrun) against the instance it runs on, located in the config.
+
+The instance's GPU count comes from `sagemaker_api` (the SageMaker SDK's instance_gpu_info.json, generated into
+the table); `local` has none and `local_gpu` has whatever this machine's GPUs are (counted in the container).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from launcher.config import sagemaker_api
+from launcher.config.spec import LOCAL_GPU
+from launcher.config.yaml_source import ConfigPath, YamlDocument, problem
+from launcher.errors import ConfigProblem
+
+
+def instance_gpus(instance_type: str) -> int | None:
+    """GPUs of the instance type; None when only the machine itself can tell (`local_gpu`)."""
+    return None if instance_type == LOCAL_GPU else sagemaker_api.gpus(instance_type)
+
+
+def check_distribution(job: dict[str, Any], document: YamlDocument) -> list[ConfigProblem]:
+    found: list[ConfigProblem] = []
+
+    def add(path: ConfigPath, message: str) -> None:
+        found.append(problem(document.locate(path), path, message))
+
+    settings = job["distribution"]
+    processes, backend = settings["processes_per_host"], settings["backend"]
+    if settings["type"] == "none":
+        for name, value in (("processes_per_host", processes), ("backend", backend)):
+            if value != "auto":
+                add(("distribution", name), "only used with distribution.type: torchrun (set it, or remove this)")
+        return found
+    kind = job["sagemaker"]["instance_type"]
+    gpus = instance_gpus(kind)
+    if gpus == 0 and backend == "nccl":
+        add(("distribution", "backend"), f"nccl needs GPUs and {kind} has none: use gloo (or auto), or a GPU "
+            "instance type")
+    if gpus and isinstance(processes, int) and processes > gpus:
+        add(("distribution", "processes_per_host"), f"{kind} has {gpus} GPU(s): at most {gpus} processes per "
+            "host, one per GPU (or 'auto')")
+    return found
+
+
+def distribution_warnings(job: dict[str, Any]) -> list[str]:
+    """What is allowed but probably not meant: several hosts that each train alone."""
+    count = job["sagemaker"]["instance_count"]
+    sharded = any(channel["distribution"] == "ShardedByS3Key" for channel in job["channels"].values())
+    if count > 1 and job["distribution"]["type"] == "none" and not sharded:
+        return [f"sagemaker.instance_count is {count} without distribution: each host trains the whole task on "
+                "all the data by itself and only algo-1 is recorded; set distribution.type: torchrun to train "
+                "one model across them"]
+    return []
