@@ -18,7 +18,7 @@ from types import FrameType
 import click
 
 from launcher import __version__
-from launcher.commands import cli_launch, cli_project, cli_runs
+from launcher.commands import cli_launch, cli_project, cli_runs, cli_sweep
 from launcher.errors import EXIT_RUNTIME, Interrupted, LauncherError, interruption
 
 
@@ -28,7 +28,8 @@ def cli() -> None:
     """Launch training jobs from validated YAML configs, tracked in MLflow."""
 
 
-for command in (cli_launch.validate, cli_launch.run, cli_launch.rehearse, cli_launch.shell, cli_runs.status,
+for command in (cli_launch.validate, cli_launch.run, cli_sweep.sweep, cli_launch.rehearse, cli_launch.shell,
+                cli_runs.status,
                 cli_runs.stop, cli_runs.reproduce, cli_runs.diff, cli_project.schema, cli_project.new_task):
     cli.add_command(command)
 

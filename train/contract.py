@@ -24,6 +24,8 @@ CONFIG_CHANNEL = "config"  # the launcher delivers the configs as this input cha
 CODE_CHANNEL = "code"  # ...and the training code as this one (train.bootstrap runs it)
 CODE_ARCHIVE = "source.tar.gz"
 TRAINING_CONFIG_FILE = "training.yaml"  # the resolved training config inside the config channel
+RESOLVED_CONFIG_FILE = "resolved.yaml"  # ...and the whole resolved config (job + `train:`), as logged
+TRAIN_KEY = "train"  # the training config's fields live under `train.` in overrides, params and the resolved config
 ENTRY_MODULE = "train"  # `python -m train`; the image's `train` command (what SageMaker runs) does the same
 FAILURE_REASON_LIMIT = 1024  # SageMaker shows the first 1024 characters of output/failure as FailureReason
 

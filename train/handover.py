@@ -23,6 +23,13 @@ DISTRIBUTION_VARIABLES = (DISTRIBUTION_ENV, PROCESSES_PER_HOST_ENV, BACKEND_ENV)
 # machine rendezvous on loopback, on a port free for this job
 MASTER_ADDR_ENV = "SMLAUNCH_MASTER_ADDR"
 MASTER_PORT_ENV = "SMLAUNCH_MASTER_PORT"
+# A tuning trial (SageMaker's tuner starts it, not the launcher): no MLFLOW_RUN_ID, but the sweep's parent run;
+# the container creates its own run under it, applies the tuned hyperparameters (SMLAUNCH_TUNED: their names)
+# and prints each metric as a line SageMaker's metric definitions read
+PARENT_RUN_ID_ENV = "SMLAUNCH_PARENT_RUN_ID"
+TUNED_ENV = "SMLAUNCH_TUNED"
+METRIC_LINES_ENV = "SMLAUNCH_METRIC_LINES"
+METRIC_LINE_PREFIX = "[smlaunch-metric]"
 # The start of a worker's failure reason when its error is the loss of another worker (a consequence, not a
 # cause): the launcher then names the host whose failure started it
 PEER_LOST = "lost contact with another process of the job"

@@ -32,6 +32,7 @@ from train.handover import RESUMABLE_ENV
 from train.secrets import SecretUnavailable, resolve_into
 from train.toolkit_env import toolkit_variables
 from train.tracking import RunTracker, warn
+from train.tuning import apply_tuned, tuned_values
 
 EXIT_FAILURE = 1
 EXIT_TERMINATED = 128 + signal.SIGTERM
@@ -162,7 +163,7 @@ def run_job(paths: ContainerPaths) -> int:
             raise RuntimeError(f"cannot read {paths.input_config_dir}: {broken}")
         for name, value in toolkit_variables(env).items():
             os.environ.setdefault(name, value)  # where the toolkit itself runs, its values stand
-        config = read_training_config(paths)
+        config = apply_tuned(read_training_config(paths), tuned_values(env.hyperparameters))  # a tuning trial's
         task = load_task(str(config["task"]))
         if dist.under_torchrun:
             dist.start()

@@ -17,12 +17,24 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from train import metrics, models, retry
 from train.contract import ContainerPaths
-from train.handover import FAILURE_TAG, REGISTER_AS_ENV, RUN_ID_ENV, TRACKING_URI_ENV, failure_tag_value, quiet_mlflow
+from train.handover import (
+    EXPERIMENT_ID_ENV,
+    FAILURE_TAG,
+    METRIC_LINE_PREFIX,
+    METRIC_LINES_ENV,
+    PARENT_RUN_ID_ENV,
+    REGISTER_AS_ENV,
+    RUN_ID_ENV,
+    TRACKING_URI_ENV,
+    failure_tag_value,
+    quiet_mlflow,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -40,15 +52,26 @@ INTERRUPTED_TAG = "launcher.interrupted_at"
 MODEL_NAME = "model"
 
 
+@dataclass(frozen=True)
+class TrialOf:
+    """The sweep a tuning trial belongs to: its parent run, experiment, and the trial's training job."""
+
+    run_id: str
+    experiment_id: str
+    job_name: str
+
+
 class RunTracker:
     """Logs to the launcher's run; every method is a no-op when `enabled` is False (hosts after the first)."""
 
     def __init__(self, paths: ContainerPaths, enabled: bool, tracking_uri: str | None = None,
-                 run_id: str | None = None) -> None:
+                 run_id: str | None = None, parent: TrialOf | None = None) -> None:
         self.paths = paths
-        self.enabled = enabled and bool(tracking_uri and run_id)
+        self.enabled = enabled and bool(tracking_uri and (run_id or parent))
         self.tracking_uri = tracking_uri or ""
         self.run_id = run_id or ""
+        self.parent = None if run_id else parent  # a tuning trial creates its own run under this parent
+        self.print_metrics = os.environ.get(METRIC_LINES_ENV) == "true"
         self.resumed = False
         self.restarts = 0
         self._client: MlflowClient | None = None
@@ -62,7 +85,11 @@ class RunTracker:
         # MLflow's own HTTP retries would block the calling thread for minutes; ours are bounded (train.retry)
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
-        return cls(paths, enabled, environ.get(TRACKING_URI_ENV), environ.get(RUN_ID_ENV))
+        parent = None
+        if environ.get(PARENT_RUN_ID_ENV) and environ.get(EXPERIMENT_ID_ENV):
+            parent = TrialOf(environ[PARENT_RUN_ID_ENV], environ[EXPERIMENT_ID_ENV],
+                             environ.get("TRAINING_JOB_NAME", "tuning-trial"))
+        return cls(paths, enabled, environ.get(TRACKING_URI_ENV), environ.get(RUN_ID_ENV), parent)
 
     # -- the run's start ------------------------------------------------------------------------------------
     def start(self, restarted: bool = False) -> None:
@@ -93,6 +120,8 @@ class RunTracker:
 
     def _resume(self) -> None:
         client = self._mlflow()
+        if not self.run_id and self.parent is not None:
+            self.run_id = self._create_trial_run(client, self.parent)
         run = client.get_run(self.run_id)
         if INTERRUPTED_TAG in run.data.tags:  # a reclaim before the first checkpoint is a restart too
             self.restarts = 1
@@ -104,12 +133,34 @@ class RunTracker:
         client.update_run(self.run_id, status="RUNNING")
         self.resumed = True
 
+    def _create_trial_run(self, client: MlflowClient, parent: TrialOf) -> str:
+        """A tuning trial's own run, under the sweep's parent, named after its training job. A restarted
+        trial (spot) finds the run it created before instead of making a second one."""
+        from mlflow.entities import Param
+
+        from train.tuning import child_params
+
+        found = client.search_runs([parent.experiment_id], max_results=1, filter_string=(
+            f"tags.`mlflow.parentRunId` = '{parent.run_id}' and tags.`launcher.job_name` = '{parent.job_name}'"))
+        if found:
+            return str(found[0].info.run_id)
+        tags = {"mlflow.parentRunId": parent.run_id, "launcher.sweep.trial": parent.job_name,
+                "launcher.job_name": parent.job_name, "launcher.mode": "sagemaker", "launcher.tuning_trial": "true"}
+        run = client.create_run(parent.experiment_id, run_name=parent.job_name, tags=tags)
+        params = [Param(key, value) for key, value in child_params(self.paths).items()]
+        for start in range(0, len(params), 100):
+            client.log_batch(run.info.run_id, params=params[start : start + 100])
+        return str(run.info.run_id)
+
     # -- during training --------------------------------------------------------------------------------------
     def log_metrics(self, values: Mapping[str, Any], step: int) -> None:
         """Record `values` at `step`; returns at once. A bad name or value raises here, for this call only."""
         points = metrics.checked(values, step)
         if self.enabled:
             self._sender.add(points)
+            if self.print_metrics:  # what SageMaker's metric definitions (a tuner's objective) read
+                for point in points:
+                    print(f"{METRIC_LINE_PREFIX} {point.key}={point.value!r}", flush=True)
 
     def _send(self, batch: list[metrics.Point]) -> None:
         from mlflow.entities import Metric

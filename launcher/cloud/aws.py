@@ -221,6 +221,12 @@ class Aws:
         except BotoCoreError as error:  # timeout, connection lost: did the request arrive?
             return self._created_anyway(request, error)
 
+    def create_tuning_job(self, request: dict[str, Any]) -> str:
+        """CreateHyperParameterTuningJob; its ARN."""
+        answer = self._sagemaker("create_hyper_parameter_tuning_job", "SageMaker did not start the tuning job",
+                                 **request)
+        return str(answer["HyperParameterTuningJobArn"])
+
     def _created_anyway(self, request: dict[str, Any], error: Exception) -> str:
         """After an ambiguous answer to CreateTrainingJob, ask whether the job exists, and is this launch's
         (its Environment names this run); only then is the launch called failed."""

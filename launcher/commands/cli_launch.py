@@ -60,8 +60,11 @@ def validate(config: Path, overrides: tuple[str, ...], output: str) -> None:
 @click.option("--interrupt-after", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="Local modes: rehearse a spot reclaim — SIGTERM every host after SECONDS, then restart them "
                    "on the same trees with the checkpoints kept.")
+@click.option("--sweep-parent", default=None, hidden=True)  # set by `smlaunch sweep`: the run nests under it
+@click.option("--sweep-trial", type=int, default=None, hidden=True)
 def run(config: Path, overrides: tuple[str, ...], output: str, dry_run: bool, wait: bool,
-        poll_seconds: float | None, debug: bool, interrupt_after: float | None) -> None:
+        poll_seconds: float | None, debug: bool, interrupt_after: float | None, sweep_parent: str | None,
+        sweep_trial: int | None) -> None:
     """Validate CONFIG, create the MLflow run and start the training job."""
     from launcher.config.loader import load_launch_spec
     from launcher.tracking.client import preload_mlflow
@@ -84,8 +87,13 @@ def run(config: Path, overrides: tuple[str, ...], output: str, dry_run: bool, wa
         raise click.UsageError("--interrupt-after rehearses a reclaim locally; on SageMaker, spot does it for real")
     from launcher.commands.launch import launch
 
+    tags = None
+    if sweep_parent:
+        from launcher.sweep.parent import child_tags
+
+        tags = child_tags(sweep_parent, sweep_trial or 0)
     result = launch(spec, Path.cwd(), wait=wait, poll_seconds=poll_seconds, interactive=debug,
-                    interrupt_after=interrupt_after)
+                    interrupt_after=interrupt_after, extra_tags=tags)
     finish_launch(result.as_dict(), output)
 
 

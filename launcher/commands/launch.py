@@ -21,7 +21,6 @@ from launcher.cloud.aws import Aws
 from launcher.cloud.request_check import check_request
 from launcher.commands.report import LaunchResult
 from launcher.config import tracking_uri
-from launcher.config.params import flatten
 from launcher.config.spec import LaunchSpec
 from launcher.errors import ConfigError, interruption
 from launcher.executors import execute
@@ -40,6 +39,7 @@ from launcher.tracking.record import record_launch
 from launcher.tracking.run_note import describe_run
 from launcher.tracking.tags import code_tags, image_tags, job_tags, run_tags
 from train.contract import CODE_CHANNEL, CONFIG_CHANNEL
+from train.params import flatten
 
 
 def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: bool = False,

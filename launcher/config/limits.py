@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from launcher.config.params import MLFLOW_PARAM_KEY_LIMIT, MLFLOW_PARAM_VALUE_LIMIT, flatten_paths
 from launcher.config.spec import TRAIN_KEY, LaunchSpec
 from launcher.config.yaml_source import ConfigPath, Location, problem
 from launcher.errors import ConfigProblem
 from train.handover import handover_variables
+from train.params import MLFLOW_PARAM_KEY_LIMIT, MLFLOW_PARAM_VALUE_LIMIT, flatten_paths
 
 HYPERPARAMETERS_LIMIT = 100
 HYPERPARAMETER_VALUE_LIMIT = 2500

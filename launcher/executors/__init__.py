@@ -6,6 +6,7 @@ or containers), `sagemaker.py` follows a cloud job, and `docker.py` is the one d
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from launcher.job.outcome import JobOutcome
 from train.handover import DISTRIBUTION_ENV, MASTER_ADDR_ENV, MASTER_PORT_ENV, RESUMABLE_ENV
 
 LOOPBACK = "127.0.0.1"
+HOST_THREADS_ENV = "SMLAUNCH_HOST_THREADS"  # set by a local sweep: threads per host when trials share the cores
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def execute(mode: str, request: dict[str, Any], work_dir: Path, shared_paths: tuple[str, ...] = (),
@@ -32,6 +35,9 @@ def execute(mode: str, request: dict[str, Any], work_dir: Path, shared_paths: tu
         local[RESUMABLE_ENV] = "true"
     if request.get("Environment", {}).get(DISTRIBUTION_ENV):
         local.update({MASTER_ADDR_ENV: LOOPBACK, MASTER_PORT_ENV: str(free_port())})
+    threads = os.environ.get(HOST_THREADS_ENV)
+    if threads and threads.isdigit():  # local only: a SageMaker host has its instance's cores to itself
+        local.update(dict.fromkeys(THREAD_VARIABLES, threads))
     if local:
         request = {**request, "Environment": {**request.get("Environment", {}), **local}}
     if mode == "local-process":

@@ -179,13 +179,16 @@ def _watch(process: subprocess.Popen[str], host: str) -> list[threading.Thread]:
     """Stream a host's piped output; a host sharing the terminal (stdout not piped) needs no streamer."""
     if process.stdout is None:
         return []
-    streamer = threading.Thread(target=_stream, args=(process.stdout, host), daemon=True)
+    streamer = threading.Thread(target=stream_prefixed, args=(process.stdout, host), daemon=True)
     streamer.start()
     return [streamer]
 
 
-def _stream(pipe: IO[str], host: str) -> None:
-    """Copy a host's output line by line to our stderr (stdout stays free for --output json)."""
+def stream_prefixed(pipe: IO[str] | None, host: str) -> None:
+    """Copy a child's output (a host's, a sweep trial's) line by line to our stderr, each line prefixed with
+    its name (stdout stays free for --output json)."""
+    if pipe is None:
+        return
     for line in pipe:  # the pipe decodes with errors="replace": one bad byte never stops the stream
         try:
             sys.stderr.write(f"{host} | {line}")

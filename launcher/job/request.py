@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from launcher.config.params import flatten
 from launcher.config.spec import LaunchSpec
 from launcher.config.tracking_uri import redact
 from train.contract import CODE_CHANNEL, CONFIG_CHANNEL, DEFAULT_BASE_DIR, ContainerPaths
@@ -28,6 +27,7 @@ from train.handover import (
     SECRET_ENV_PREFIX,
     TRACKING_URI_ENV,
 )
+from train.params import flatten
 
 JOB_NAME_LIMIT = 63
 TAG_VALUE_LIMIT = 256

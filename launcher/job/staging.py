@@ -15,9 +15,8 @@ from pathlib import Path
 import yaml
 
 from launcher.config.spec import LaunchSpec, thaw
-from train.contract import TRAINING_CONFIG_FILE
+from train.contract import RESOLVED_CONFIG_FILE, TRAINING_CONFIG_FILE
 
-RESOLVED_CONFIG_FILE = "resolved.yaml"
 CONFIG_ARTIFACT_DIR = "config"
 
 

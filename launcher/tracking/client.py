@@ -183,6 +183,33 @@ def set_tags(run: TrackedRun, tags: Mapping[str, str]) -> None:
         client.log_batch(run.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
+def log_metrics(run: TrackedRun, values: Mapping[str, float], step: int) -> None:
+    """Log a few metrics at `step`, in one call."""
+    import time
+
+    from mlflow.entities import Metric
+
+    client = _client(run.tracking_uri)
+    now = int(time.time() * 1000)
+    with _mlflow_errors(run.tracking_uri):
+        client.log_batch(run.run_id, metrics=[Metric(key, float(value), now, step) for key, value in values.items()])
+
+
+def child_runs(run: TrackedRun) -> list[Any]:
+    """The runs nested under `run` (tagged mlflow.parentRunId), in its experiment."""
+    client = _client(run.tracking_uri)
+    with _mlflow_errors(run.tracking_uri):
+        return list(client.search_runs([run.experiment_id], max_results=5000,
+                                       filter_string=f"tags.`mlflow.parentRunId` = '{run.run_id}'"))
+
+
+def set_running(run: TrackedRun) -> None:
+    """Mark an ended run RUNNING again (a resumed sweep's parent)."""
+    client = _client(run.tracking_uri)
+    with _mlflow_errors(run.tracking_uri):
+        client.update_run(run.run_id, status="RUNNING")
+
+
 def run_status(run: TrackedRun) -> str:
     """RUNNING, FINISHED, FAILED or KILLED."""
     return str(get_run(run.tracking_uri, run.run_id).info.status)

@@ -1,4 +1,7 @@
-"""Flatten a resolved config into MLflow params with dotted keys (`train.optimizer.lr`), the paths `--set` takes."""
+"""Flatten a resolved config into MLflow params with dotted keys (`train.optimizer.lr`), the paths `--set` takes.
+
+Stdlib only: the launcher logs params with it, and a container that creates its own run (a tuning trial) too.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,171 @@
+"""`smlaunch sweep`, in order: the parent run → trials (launches under it) → the winner recorded → the end.
+
+The sweep file was validated before this runs (every trial's config included), so a sweep never dies at
+trial 7 on a bad value. The parent ends FINISHED when the trials ran (failed trials are in its table), FAILED
+when `max_failures` stopped it or nothing finished, KILLED on Ctrl-C/SIGTERM/SIGHUP — after every running
+trial has been stopped and any child run its launch could not end has been ended KILLED too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from launcher.errors import interruption
+from launcher.executors import HOST_THREADS_ENV
+from launcher.sweep.parent import (
+    TRIAL_TAG,
+    best_result,
+    record_progress,
+    start_parent,
+    summarize,
+)
+from launcher.sweep.search import make_search
+from launcher.sweep.space import Trial
+from launcher.sweep.spec import SweepSpec
+from launcher.sweep.trials import TrialProcess, TrialResult, host_threads, launch_command, run_trials
+from launcher.tracking import client
+from launcher.tracking.client import TrackedRun
+
+BILLABLE_TAG = "launcher.billable_seconds"
+
+
+@dataclass
+class SweepOutcome:
+    """The sweep's end: its parent run, the parent's status, every trial that ran, the best one."""
+
+    parent: TrackedRun
+    status: str
+    results: list[TrialResult] = field(default_factory=list)
+    best: TrialResult | None = None
+    reason: str | None = None
+    tuning_job: str | None = None  # a bayesian sweep on SageMaker: the tuner's job, which runs the trials
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"parent_run_id": self.parent.run_id, "experiment_id": self.parent.experiment_id,
+                "status": self.status, "failure_reason": self.reason, "tuning_job": self.tuning_job,
+                "trials": [r.as_dict() for r in sorted(self.results, key=lambda r: r.trial.number)],
+                "best": self.best.as_dict() if self.best else None,
+                "run_url": client.run_url(self.parent)}
+
+
+def run_sweep(sweep: SweepSpec, cwd: Path, command: str, resumed: TrackedRun | None = None) -> SweepOutcome:
+    """Run the sweep (or, `resumed`, the trials of that parent that did not finish) and settle the parent."""
+    done = finished_trials(resumed, sweep) if resumed else []
+    parent = resumed or start_parent(sweep, command)
+    if resumed:
+        client.set_running(parent)
+    search = make_search(sweep, done)
+    results: list[TrialResult] = list(done)
+    env = dict(os.environ)
+    if sweep.base.is_local:
+        env[HOST_THREADS_ENV] = str(host_threads(sweep.max_parallel))
+
+    def start(trial: Trial) -> TrialProcess:
+        print(f"trial {trial.number}: {' '.join(trial.overrides())}", file=sys.stderr)
+        launch = launch_command(sweep.config, sweep.sets, parent.run_id, trial, wait=not sweep.base.is_local)
+        return TrialProcess(trial, launch, env, cwd)
+
+    def finished(child: TrialProcess) -> bool:
+        result = trial_result(child, sweep, parent)
+        results.append(result)
+        search.tell(result)
+        shown = f"{sweep.metric}={result.objective:.6g}" if result.objective is not None else result.reason or ""
+        print(f"trial {result.trial.number}: {result.status} {shown}", file=sys.stderr)
+        _guarded(record_progress, parent, sweep, results)
+        failures = sum(r.status != "FINISHED" for r in results)
+        return sweep.max_failures is None or failures < sweep.max_failures
+
+    try:
+        run_trials(search.next, start, sweep.max_parallel, finished)
+    except KeyboardInterrupt as stop:
+        _settle(parent, sweep, results, "KILLED", f"{interruption(stop).reason}; {_count(results)}")
+        raise
+    failures = sum(r.status != "FINISHED" for r in results)
+    reason: str | None = None
+    if sweep.max_failures is not None and failures >= sweep.max_failures:
+        status, reason = "FAILED", f"stopped after {failures} failed trials (max_failures: {sweep.max_failures})"
+    elif not any(r.status == "FINISHED" for r in results):
+        status, reason = "FAILED", "no trial finished"
+    else:
+        status, reason = "FINISHED", None
+    _settle(parent, sweep, results, status, reason)
+    return SweepOutcome(parent, status, results, best_result(sweep, results), reason)
+
+
+def trial_result(child: TrialProcess, sweep: SweepSpec, parent: TrackedRun) -> TrialResult:
+    """What a trial's launch reported, with the objective read back from its run."""
+    report = child.report()
+    run_id = report.get("run_id")
+    if not run_id:
+        code = child.process.returncode or 1
+        return TrialResult(child.trial, "KILLED" if code >= 128 else "FAILED", reason=str(report.get("error")))
+    objective = None
+    try:
+        run = client.get_run(parent.tracking_uri, run_id)
+        objective = run.data.metrics.get(sweep.metric)
+    except Exception as error:
+        print(f"warning: could not read trial {child.trial.number}'s {sweep.metric}: {error}", file=sys.stderr)
+    return TrialResult(child.trial, str(report.get("status")), run_id, objective, report.get("failure_reason"),
+                       report.get("job_name"))
+
+
+def finished_trials(parent: TrackedRun, sweep: SweepSpec) -> list[TrialResult]:
+    """The trials of `parent` whose run FINISHED (a resumed sweep runs the others again)."""
+    found: dict[int, TrialResult] = {}
+    for run in client.child_runs(parent):
+        number = int(run.data.tags.get(TRIAL_TAG, "0"))
+        if run.info.status != "FINISHED" or not number:
+            continue
+        values = _trial_values(run.data.params, sweep)
+        found[number] = TrialResult(Trial(number, values), "FINISHED", run.info.run_id,
+                                    run.data.metrics.get(sweep.metric), None, run.data.tags.get("launcher.job_name"))
+    return [found[number] for number in sorted(found)]
+
+
+def _trial_values(params: dict[str, str], sweep: SweepSpec) -> dict[str, Any]:
+    import yaml
+
+    return {p.path: yaml.safe_load(params[p.path]) if p.path in params else None for p in sweep.parameters}
+
+
+def _settle(parent: TrackedRun, sweep: SweepSpec, results: list[TrialResult], status: str,
+            reason: str | None) -> None:
+    """Children left RUNNING ended KILLED, the summary written, the parent ended; each step guarded."""
+    _guarded(_end_orphans, parent)
+    billable = _billable(parent) if not sweep.base.is_local else None
+    _guarded(summarize, parent, sweep, results, billable)
+    _guarded(client.end_run, parent, status, reason)
+
+
+def _end_orphans(parent: TrackedRun) -> None:
+    for run in client.child_runs(parent):
+        if run.info.status == "RUNNING" and not sys.is_finalizing():
+            child = TrackedRun(run.info.run_id, parent.experiment_id, parent.tracking_uri)
+            client.end_run(child, "KILLED", "the sweep was stopped before this trial's launch could end its run")
+
+
+def _billable(parent: TrackedRun) -> float | None:
+    """SageMaker's billable seconds of every trial, summed (as tagged on each child run)."""
+    try:
+        values = [float(run.data.tags[BILLABLE_TAG]) for run in client.child_runs(parent)
+                  if BILLABLE_TAG in run.data.tags]
+    except Exception:
+        return None
+    return sum(values) if values else None
+
+
+def _count(results: list[TrialResult]) -> str:
+    return f"{sum(r.status == 'FINISHED' for r in results)} of {len(results)} ended trials finished"
+
+
+def _guarded(step: Callable[..., object], *args: object) -> None:
+    """A bookkeeping step on the parent: a failure warns, the sweep's trials are not lost over it."""
+    try:
+        step(*args)
+    except Exception as error:
+        print(f"warning: could not record on the sweep's parent run: {error}", file=sys.stderr)

@@ -1,0 +1,167 @@
+"""A bayesian sweep on SageMaker: SageMaker's own tuner (CreateHyperParameterTuningJob) chooses the trials.
+
+The tuner only varies hyperparameters, so a bayesian SageMaker sweep varies training config keys (`train.*`);
+SageMaker hands each trial its values in hyperparameters.json under the mirrored names (`optimizer.lr`) and
+the container applies the ones named in SMLAUNCH_TUNED. The objective is a metric definition over the
+container's log lines (the tracker prints `[smlaunch-metric] name=value` when SMLAUNCH_METRIC_LINES is set).
+Each trial's container, seeing a parent run and no run of its own, creates its child run under the parent,
+named after its TRAINING_JOB_NAME. The configs and code are staged once, for every trial.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from launcher.cloud.aws import Aws, AwsError
+from launcher.config.spec import TRAIN_KEY
+from launcher.job.code import pack
+from launcher.job.request import build_request, config_location, make_job_name, staged_location
+from launcher.job.staging import stage_configs
+from launcher.preflight.checks import PreflightError, run_preflight
+from launcher.sweep.parent import start_parent
+from launcher.sweep.run import SweepOutcome
+from launcher.sweep.space import Parameter
+from launcher.sweep.spec import SweepSpec
+from launcher.tracking import client
+from train.contract import CODE_CHANNEL
+from train.handover import METRIC_LINE_PREFIX, METRIC_LINES_ENV, PARENT_RUN_ID_ENV, RUN_ID_ENV, TUNED_ENV
+
+TUNING_JOB_NAME_LIMIT = 32
+PLACEHOLDER = {"run_id": "<parent-run-id>", "experiment_id": "<experiment-id>"}
+
+
+def metric_regex(metric: str) -> str:
+    """The metric definition's regex: the value on the line the tracker prints for `metric`."""
+    return re.escape(f"{METRIC_LINE_PREFIX} {metric}=") + r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+
+
+def hyperparameter_name(path: str) -> str:
+    """`train.optimizer.lr` → `optimizer.lr`: the name the training config's mirror already uses."""
+    return path.removeprefix(f"{TRAIN_KEY}.")
+
+
+def tuning_request(sweep: SweepSpec, training: dict[str, Any], name: str) -> dict[str, Any]:
+    """CreateHyperParameterTuningJob from the trials' CreateTrainingJob request (the parent's hand-over)."""
+    tuned = [hyperparameter_name(p.path) for p in sweep.parameters]
+    environment = {key: value for key, value in training["Environment"].items() if key != RUN_ID_ENV}
+    environment.update({PARENT_RUN_ID_ENV: training["Environment"][RUN_ID_ENV], METRIC_LINES_ENV: "true",
+                        TUNED_ENV: ",".join(tuned)})
+    algorithm = {**training["AlgorithmSpecification"],
+                 "MetricDefinitions": [{"Name": sweep.metric, "Regex": metric_regex(sweep.metric)}]}
+    definition: dict[str, Any] = {
+        "StaticHyperParameters": {k: v for k, v in training["HyperParameters"].items() if k not in tuned},
+        "AlgorithmSpecification": algorithm, "RoleArn": training.get("RoleArn", ""),
+        "InputDataConfig": training["InputDataConfig"], "OutputDataConfig": training["OutputDataConfig"],
+        "ResourceConfig": training["ResourceConfig"], "StoppingCondition": training["StoppingCondition"],
+        "Environment": environment,
+    }
+    for key in ("VpcConfig", "CheckpointConfig", "EnableManagedSpotTraining"):
+        if key in training:
+            definition[key] = training[key]
+    return {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Bayesian",
+            "HyperParameterTuningJobObjective": {"Type": sweep.goal.capitalize(), "MetricName": sweep.metric},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": sweep.max_trials,
+                               "MaxParallelTrainingJobs": sweep.max_parallel},
+            "ParameterRanges": parameter_ranges(sweep.parameters),
+            "TrainingJobEarlyStoppingType": "Off",
+        },
+        "TrainingJobDefinition": definition,
+        "Tags": training["Tags"],
+    }
+
+
+def parameter_ranges(parameters: tuple[Parameter, ...]) -> dict[str, list[dict[str, Any]]]:
+    from launcher.sweep.space import format_value
+
+    ranges: dict[str, list[dict[str, Any]]] = {"IntegerParameterRanges": [], "ContinuousParameterRanges": [],
+                                               "CategoricalParameterRanges": []}
+    for p in parameters:
+        name = hyperparameter_name(p.path)
+        if not p.is_range:
+            ranges["CategoricalParameterRanges"].append({"Name": name, "Values": [format_value(v) for v in p.values]})
+            continue
+        scaling = "Logarithmic" if p.scale == "log" else "Linear"
+        kind = "IntegerParameterRanges" if p.kind == "int" else "ContinuousParameterRanges"
+        ranges[kind].append({"Name": name, "MinValue": format_value(p.cast(p.low)),
+                             "MaxValue": format_value(p.cast(p.high)), "ScalingType": scaling})
+    return ranges
+
+
+def tuning_job_name(experiment: str, run_id: str, now: datetime) -> str:
+    """≤ 32 characters (SageMaker's limit for tuning jobs): `<slug>-<run id[:6]>-<HHMMSS>`."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", experiment).strip("-") or "sweep"
+    suffix = f"-{run_id[:6]}-{now:%H%M%S}"
+    return slug[: TUNING_JOB_NAME_LIMIT - len(suffix)].rstrip("-") + suffix
+
+
+def planned_request(sweep: SweepSpec) -> dict[str, Any]:
+    """The dry-run's request: placeholders for what exists only once the parent run does."""
+    from launcher.job.request import RunIds
+
+    run = RunIds(PLACEHOLDER["run_id"], PLACEHOLDER["experiment_id"], sweep.base.tracking_uri)
+    training = build_request(sweep.base, run, "<trial-job-name>", config_location(sweep.base, run.run_id, "<job>"))
+    request = tuning_request(sweep, training, "<tuning-job-name>")
+    check_tuning_request(request)
+    return request
+
+
+def check_tuning_request(request: dict[str, Any], aws: Aws | None = None) -> None:
+    """The request against botocore's model of CreateHyperParameterTuningJob (types, required, minimums)."""
+    from botocore.validate import ParamValidator
+
+    if aws is not None:
+        model = aws.client("sagemaker").meta.service_model
+    else:
+        import botocore.session
+
+        model = botocore.session.get_session().get_service_model("sagemaker")
+    shape = model.operation_model("CreateHyperParameterTuningJob").input_shape
+    report = ParamValidator().validate(request, shape)
+    if report.has_errors():
+        raise AwsError(f"the tuning request does not match SageMaker's API:\n{report.generate_report()}")
+
+
+def start_tuning(sweep: SweepSpec, cwd: Path, command: str) -> SweepOutcome:
+    """Pre-flight, the parent run, the configs and code staged once, CreateHyperParameterTuningJob."""
+    spec = sweep.base
+    aws = Aws(spec.job.region)
+    report = run_preflight(spec, aws)
+    if not report.ok:
+        raise PreflightError(report)
+    code = pack(spec.code_dirs, spec.code_max_bytes) if spec.code_dirs else None
+    parent = start_parent(sweep, command)
+    uploaded: list[str] = []
+    try:
+        name = tuning_job_name(spec.experiment, parent.run_id, datetime.now(UTC))
+        staging = spec.work_dir / name / "config"
+        staged = stage_configs(spec, staging)
+        config_uri = config_location(spec, parent.run_id, name)
+        code_uri = staged_location(spec, parent.run_id, name, CODE_CHANNEL) if code else None
+        code_file = code.write(spec.work_dir / name / CODE_CHANNEL) if code else None
+        image = report.image.uri if report.image else None
+        training = build_request(spec, parent, make_job_name(spec.experiment, parent.run_id, datetime.now(UTC)),
+                                 config_uri, image, report.secret_refs or None, code_uri)
+        request = tuning_request(sweep, training, name)
+        check_tuning_request(request, aws)
+        files = [(path, config_uri + path.relative_to(staging).as_posix()) for path in staged]
+        files += [(code_file, f"{code_uri}{code_file.name}")] if code_file and code_uri else []
+        uploaded = aws.upload(files)
+        arn = aws.create_tuning_job(request)
+    except BaseException as error:
+        aws.delete_objects(uploaded)
+        client.end_run(parent, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED",
+                       f"the tuning job was not started: {error}")
+        raise
+    try:
+        client.set_tags(parent, {"launcher.tuning_job": name, "launcher.tuning_job_arn": arn,
+                                 "launcher.config_uri": config_uri})
+    except Exception as error:
+        print(f"warning: could not tag the sweep with its tuning job: {error}", file=sys.stderr)
+    return SweepOutcome(parent, "RUNNING", tuning_job=name)
