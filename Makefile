@@ -11,7 +11,7 @@ SET ?=
 SET_ARGS := $(foreach item,$(SET),--set $(item))
 DATA := data/digits/train.npz
 
-.PHONY: install run validate data docs test lint bench ui build push lock clean
+.PHONY: install run validate data docs test lint sweep bench ui build push lock clean
 
 install: $(STAMP)
 
@@ -50,6 +50,9 @@ lint: $(STAMP) ## ruff, mypy, hadolint (Dockerfile), shellcheck (scripts)
 	$(BIN)/mypy
 	$(BIN)/hadolint docker/Dockerfile
 	$(BIN)/shellcheck docker/build_and_push.sh .ci/run
+
+sweep: $(STAMP) $(DATA) ## a local grid sweep of the digits example (SWEEP=configs/sweeps/x.yaml to change)
+	$(BIN)/smlaunch sweep $(or $(SWEEP),configs/sweeps/digits-grid.yaml)
 
 bench: $(STAMP) $(DATA) ## median wall times of validate and of a full local smoke run
 	$(BIN)/python -m tests.bench

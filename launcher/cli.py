@@ -20,6 +20,7 @@ import click
 from launcher import __version__
 from launcher.commands import cli_launch, cli_project, cli_runs, cli_sweep
 from launcher.errors import EXIT_RUNTIME, Interrupted, LauncherError, interruption
+from train.timeline import mark
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,6 +61,7 @@ def main() -> None:
     When the command is done (output printed, the run recorded), the process leaves without Python's teardown,
     which for a launch that imported mlflow takes most of a second and has nothing left to do.
     """
+    mark("launcher_start")
     try:
         _run_cli()
         code = 0
@@ -68,6 +70,7 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+    mark("report")
     os._exit(code)
 
 

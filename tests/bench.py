@@ -1,9 +1,16 @@
 """`make bench`: measure whole-process wall times that matter to users. Prints medians; asserts nothing.
 
-  validate        `smlaunch validate configs/local.yaml` (goal ≤ 0.3 s)
+  validate        `smlaunch validate configs/local.yaml` (goal ≤ 0.3 s); `run --dry-run` beside it
   billion laughs  `smlaunch validate` of a config whose training config is an alias bomb: refused, with
                   wall time (goal < 1 s) and the process's peak RSS from wait4 (goal < 100 MB)
-  smoke run       `smlaunch run configs/local.yaml` on a warm sqlite store (goal ≤ 20 s on 2 cores)
+  smoke run       `smlaunch run configs/local.yaml` on a warm sqlite store, with its timeline (SMLAUNCH_TIMELINE:
+                  the launcher and the host mark fixed points) and two floors measured in the same run:
+                  the issue's (`python -c "import torch, mlflow"` + the epochs themselves) and the bare task
+                  (the same training with no launcher, no tracking: imports, data, model, optimizer, epochs)
+  container       the same smoke run in the training image (local-container), when a Docker engine and
+                  the image build work here; else says why not
+  2 hosts         the smoke run on 2 hosts under torchrun (one process each), beside 1 host
+  sweep           configs/sweeps/digits-grid.yaml (4 trials, 2 at once) against the same trials one at a time
   cloud launch    `smlaunch run` of a SageMaker config against a loopback moto server and a loopback MLflow
                   server (a SageMaker job cannot use a sqlite store, so the bench uses a server): from command
                   start until CreateTrainingJob is sent (the report's `submitted_at`; goal ≤ 1.5 s), and the
@@ -76,17 +83,132 @@ def scratch_project(root: Path) -> Path:
     return root
 
 
+STRETCHES = (  # (name, from event, to event) of the smoke run's timeline
+    ("launcher before host start", "start", "host_start"),
+    ("host imports, resume, config", "host_start", "task_start"),
+    ("task setup + 1st epoch", "task_start", "first_metrics"),
+    ("epochs 2..N", "first_metrics", "last_metrics"),
+    ("after training (plots, model, end)", "last_metrics", "container_exit"),
+    ("exit (report, launcher exit)", "container_exit", "end"),
+)
+
+
+def timed_run(command: Sequence[str], cwd: Path, timeline: Path) -> dict[str, float]:
+    """One run with SMLAUNCH_TIMELINE set: each event's seconds since the command started (and `end`)."""
+    timeline.unlink(missing_ok=True)
+    started_wall, started = time.time(), time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "SMLAUNCH_TIMELINE": str(timeline)})
+    events = {"start": 0.0, "end": time.perf_counter() - started}
+    for line in timeline.read_text().splitlines():
+        stamp, name = line.split()
+        seconds = float(stamp) - started_wall
+        if name == "metrics":
+            events.setdefault("first_metrics", seconds)
+            events["last_metrics"] = seconds
+        else:
+            events.setdefault(name, seconds)
+    if "container_exit" not in events:
+        events["container_exit"] = events["last_metrics"]
+    return events
+
+
+def floors(project: Path, repeats: int, epoch_seconds: float, epochs: int) -> tuple[float, float]:
+    """(issue's floor, bare task) medians: imports + the epochs alone; the same training with nothing around."""
+    imports = statistics.median(wall_times([sys.executable, "-c", "import torch, mlflow"], repeats, project))
+    bare = statistics.median(wall_times([sys.executable, "-c", BARE_TASK], repeats, project))
+    return imports + epoch_seconds * epochs, bare
+
+
+BARE_TASK = """
+import torch, mlflow, yaml
+from pathlib import Path
+from train.digits.data import load_split
+from train.digits.model import build_mlp, build_optimizer
+from train.digits import task
+config = yaml.safe_load(Path("configs/train/digits.yaml").read_text())
+generator = task.seed_everything(config["seed"], config["num_threads"])
+train = load_split(Path("data/digits/train.npz"))
+validation = load_split(Path("data/digits/validation.npz"))
+network = build_mlp(config["model"]["hidden_sizes"], config["model"]["dropout"])
+optimizer = build_optimizer(network, config["optimizer"])
+for epoch in range(config["epochs"]):
+    task.train_epoch(network, optimizer, train, config["batch_size"], generator, task.Distributed())
+    task.evaluate(network, validation)
+"""
+
+
+def smoke_timeline(project: Path, repeats: int) -> float:
+    run = [*SMLAUNCH, "run", "configs/local.yaml"]
+    wall_times(run, 1, project)  # warm-up: creates the sqlite store (schema migrations, ~2 s once)
+    timeline = project / "timeline.txt"
+    samples = [timed_run(run, project, timeline) for _ in range(repeats)]
+    total = statistics.median(sample["end"] for sample in samples)
+    epochs = 20
+    epoch_seconds = statistics.median((s["last_metrics"] - s["first_metrics"]) / (epochs - 1) for s in samples)
+    issue_floor, bare = floors(project, repeats, epoch_seconds, epochs)
+    print(f"local smoke run: median {total:.2f} s over {repeats} runs (min {min(s['end'] for s in samples):.2f}, "
+          f"max {max(s['end'] for s in samples):.2f}); the timeline, medians:")
+    for name, start, end in STRETCHES:
+        print(f"    {name:<36} {statistics.median(s[end] - s[start] for s in samples):6.2f} s")
+    print(f"  floor (issue #16): import torch, mlflow + {epochs} epochs = {issue_floor:.2f} s -> ratio "
+          f"{total / issue_floor:.2f} (goal <= 2: {'ok' if total <= 2 * issue_floor else 'OVER GOAL'})")
+    print(f"  floor (bare task, torch.optim's first use included): {bare:.2f} s -> ratio {total / bare:.2f}")
+    return total
+
+
+def container_run(project: Path, repeats: int, local_process: float) -> None:
+    """The same smoke run in the training image; needs a Docker engine (started here if none answers)."""
+    try:
+        from tests.docker_engine import docker_engine, ensure_base_image
+
+        with docker_engine() as host:
+            env = {**os.environ, **({"DOCKER_HOST": host} if host else {})}
+            base = ensure_base_image(env)
+            subprocess.run([str(REPO / "docker/build_and_push.sh"), "--no-push", "-t", "bench", "--base-image", base],
+                           env=env, check=True, capture_output=True, timeout=1800)
+            run = [*SMLAUNCH, "run", "configs/container.yaml", "--set", "sagemaker.image=smlaunch-train:bench"]
+            subprocess.run(run, cwd=project, env=env, check=True, capture_output=True)  # warm-up
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                subprocess.run(run, cwd=project, env=env, check=True, capture_output=True)
+                times.append(time.perf_counter() - started)
+    except BaseException as error:  # pytest's skip (no engine, no debootstrap) or a failed build
+        print(f"local-container smoke run: not measured here ({type(error).__name__}: {str(error)[:200]})")
+        return
+    median = statistics.median(times)
+    verdict = "ok" if median - local_process <= 1.5 else "OVER GOAL"
+    print(f"local-container smoke run: median {median:.2f} s over {repeats} runs; {median - local_process:+.2f} s "
+          f"over local-process (goal <= +1.5 s: {verdict})")
+
+
+def hosts_and_sweep(project: Path, repeats: int) -> None:
+    run = [*SMLAUNCH, "run", "configs/local.yaml"]
+    report("1 host", wall_times(run, repeats, project), None)
+    two = [*run, "--set", "sagemaker.instance_count=2", "--set", "distribution.type=torchrun"]
+    report("2 hosts (torchrun, 1 process each)", wall_times(two, repeats, project), None)
+    sweep = [*SMLAUNCH, "sweep", "configs/sweeps/digits-grid.yaml"]
+    parallel = wall_times(sweep, 1, project)[0]
+    sequential = wall_times([*sweep, "--set", "max_parallel=1"], 1, project)[0]
+    print(f"sweep of 4 trials: {parallel:.2f} s 2 at once, {sequential:.2f} s one at a time "
+          f"({sequential / parallel:.2f}x)")
+
+
 def main() -> None:
     repeats = int(os.environ.get("BENCH_REPEATS", "5"))
     print(f"smlaunch bench on {os.cpu_count()} cores, python {sys.version.split()[0]}")
     report("validate", wall_times([*SMLAUNCH, "validate", "configs/local.yaml"], repeats * 3, REPO), 0.3)
+    report("run --dry-run (local)", wall_times([*SMLAUNCH, "run", "configs/local.yaml", "--dry-run"], repeats, REPO),
+           None)
     with tempfile.TemporaryDirectory(prefix="smlaunch-bench-") as scratch:
         project = scratch_project(Path(scratch))
         billion_laughs(project)
-        run = [*SMLAUNCH, "run", "configs/local.yaml"]
-        wall_times(run, 1, project)  # warm-up: creates the sqlite store (schema migrations, ~2 s once)
-        report("local smoke run (warm store)", wall_times(run, repeats, project), 20.0)
+        local_process = smoke_timeline(project, repeats)
         cloud_launch(project, Path(scratch), repeats)
+        hosts_and_sweep(project, max(1, repeats // 2))
+        if os.environ.get("BENCH_CONTAINER", "1") == "1":
+            container_run(project, repeats, local_process)
 
 
 def cloud_launch(project: Path, scratch: Path, repeats: int) -> None:

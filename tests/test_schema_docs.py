@@ -33,7 +33,10 @@ def test_every_schema_property_has_a_description() -> None:
             missing += walk(extra, f"{path}<name>.")
         return missing
 
+    sweep = json.loads((REPO / "schemas/sweep.schema.json").read_text())
+    assert walk(sweep["$defs"]["parameter"], "parameters.<path>.") == []
     schemas = [REPO / "schemas/job.schema.json", REPO / "schemas/training.schema.json",
+               REPO / "schemas/sweep.schema.json",
                *sorted((REPO / "train").glob("*/config.schema.json"))]
     for path in schemas:
         schema = json.loads(path.read_text())

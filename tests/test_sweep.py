@@ -98,23 +98,18 @@ def test_a_bad_trial_is_refused_at_its_line_before_anything_starts(project: Proj
 
 
 def test_a_bad_value_in_a_random_range_is_refused_by_the_cli_creating_nothing(project: Project) -> None:
-    project.write("configs/sweeps/bad.yaml", GRID.split("strategy")[0] + """\
-strategy: random
-max_trials: 20
-objeective: {metric: val_accuracy}
-parameters:
-  train.batch_size: {min: 0, max: 64, type: int}
-""")
-    result = project.smlaunch("sweep", "configs/sweeps/bad.yaml")
-    assert result.code == 2 and "Traceback" not in result.stderr
-    assert "bad.yaml:5:1: objeective: unknown key 'objeective' — did you mean 'objective'?" in result.stderr
-    project.write("configs/sweeps/bad.yaml", GRID.split("strategy")[0] + """\
+    random_sweep = GRID.split("strategy")[0] + """\
 strategy: random
 max_trials: 20
 objective: {metric: val_accuracy}
 parameters:
   train.batch_size: {min: 0, max: 64, type: int}
-""")
+"""
+    project.write("configs/sweeps/bad.yaml", random_sweep.replace("objective:", "objeective:"))
+    result = project.smlaunch("sweep", "configs/sweeps/bad.yaml")
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert "bad.yaml:5:1: objeective: unknown key 'objeective' — did you mean 'objective'?" in result.stderr
+    project.write("configs/sweeps/bad.yaml", random_sweep)
     result = project.smlaunch("sweep", "configs/sweeps/bad.yaml")
     assert result.code == 2, result.stderr
     assert "bad.yaml:7:" in result.stderr and "parameters.train.batch_size.min: 0 (" in result.stderr

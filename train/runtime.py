@@ -30,6 +30,7 @@ from train.contract import FAILURE_REASON_LIMIT, ContainerPaths, TrainingEnviron
 from train.distributed import Distributed, failure_reason
 from train.handover import RESUMABLE_ENV
 from train.secrets import SecretUnavailable, resolve_into
+from train.timeline import mark
 from train.toolkit_env import toolkit_variables
 from train.tracking import RunTracker, warn
 from train.tuning import apply_tuned, tuned_values
@@ -167,6 +168,7 @@ def run_job(paths: ContainerPaths) -> int:
         task = load_task(str(config["task"]))
         if dist.under_torchrun:
             dist.start()
+        mark("task_start")
         task(TaskContext(config=config, env=env, tracker=tracker, checkpoints=checkpoints, dist=dist))
         if dist.under_torchrun:
             dist.write_summary(paths.record_dir, env.current_host)
@@ -201,6 +203,7 @@ def main() -> None:
 
 def leave(code: int) -> None:
     """Exit now, after flushing what this process printed."""
+    mark("container_exit")
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

@@ -35,6 +35,7 @@ from train.handover import (
     failure_tag_value,
     quiet_mlflow,
 )
+from train.timeline import mark
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -156,6 +157,7 @@ class RunTracker:
     def log_metrics(self, values: Mapping[str, Any], step: int) -> None:
         """Record `values` at `step`; returns at once. A bad name or value raises here, for this call only."""
         points = metrics.checked(values, step)
+        mark("metrics")
         if self.enabled:
             self._sender.add(points)
             if self.print_metrics:  # what SageMaker's metric definitions (a tuner's objective) read

@@ -14,9 +14,9 @@ import click
               help="With `training`: the schema composed with this task's own fields.")
 @click.option("--write-tasks", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write DIR/<task>.schema.json (composed) for every task under ./train (editors read them).")
-@click.argument("kind", type=click.Choice(["job", "training"]), required=False)
+@click.argument("kind", type=click.Choice(["job", "training", "sweep"]), required=False)
 def schema(markdown: bool, task: str | None, write_tasks: Path | None, kind: str | None) -> None:
-    """Print a config JSON Schema (job, or training with --task), or with --markdown the whole reference."""
+    """Print a config JSON Schema (job, training with --task, sweep), or with --markdown the whole reference."""
     from launcher.config.reference import composed_task_schemas, render_markdown
 
     train_dir = Path.cwd() / "train"
@@ -30,8 +30,11 @@ def schema(markdown: bool, task: str | None, write_tasks: Path | None, kind: str
             click.echo(f"wrote {write_tasks / name}.schema.json", err=True)
         return
     from launcher.config.tasks import compose, find_task, import_roots, load_task_schema
-    from launcher.config.validation import JOB_SCHEMA, TRAINING_SCHEMA, load_schema
+    from launcher.config.validation import JOB_SCHEMA, SWEEP_SCHEMA, TRAINING_SCHEMA, load_schema
 
+    if kind == "sweep":
+        click.echo(json.dumps(load_schema(SWEEP_SCHEMA), indent=2))
+        return
     if kind != "training":
         click.echo(json.dumps(load_schema(JOB_SCHEMA), indent=2))
         return

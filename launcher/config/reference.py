@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.config.tasks import compose, load_task_schema
-from launcher.config.validation import JOB_SCHEMA, TRAINING_SCHEMA, load_schema
+from launcher.config.validation import JOB_SCHEMA, SWEEP_SCHEMA, TRAINING_SCHEMA, load_schema
 
 HEADER = """# Configuration reference
 
@@ -28,12 +28,16 @@ def task_schemas(train_dir: Path) -> dict[str, Path]:
 
 
 def render_markdown(train_dir: Path) -> str:
-    """The whole reference: the job config, the fields every training config has, then each task's own."""
+    """The whole reference: the job config, the fields every training config has, each task's own, then the
+    sweep file."""
     parts = [HEADER]
     sections = [(load_schema(JOB_SCHEMA), f"Job config (`schemas/{JOB_SCHEMA}`)", ""),
                 (load_schema(TRAINING_SCHEMA), f"Training config: every task (`schemas/{TRAINING_SCHEMA}`)", "train.")]
     sections += [(load_task_schema(path), f"Training config: task `{name}` (`train/{name}/config.schema.json`)",
                   "train.") for name, path in task_schemas(train_dir).items()]
+    sweep = load_schema(SWEEP_SCHEMA)
+    sections += [(sweep, f"Sweep file (`schemas/{SWEEP_SCHEMA}`)", ""),
+                 (sweep["$defs"]["parameter"], "Sweep parameter (`parameters.<path>`)", "parameters.<path>.")]
     for schema, title, prefix in sections:
         parts += [f"## {title}", "", schema.get("description", ""), ""]
         parts += ["| field | type | default | description |", "| --- | --- | --- | --- |"]

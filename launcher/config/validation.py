@@ -14,6 +14,7 @@ from launcher.errors import ConfigProblem
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # ../../schemas, shipped in the wheel as package data
 JOB_SCHEMA = "job.schema.json"
 TRAINING_SCHEMA = "training.schema.json"
+SWEEP_SCHEMA = "sweep.schema.json"
 
 
 @cache

@@ -14,6 +14,7 @@ from typing import Any
 from launcher.errors import ExecutionError
 from launcher.job.outcome import JobOutcome
 from train.handover import DISTRIBUTION_ENV, MASTER_ADDR_ENV, MASTER_PORT_ENV, RESUMABLE_ENV
+from train.timeline import TIMELINE_ENV
 
 LOOPBACK = "127.0.0.1"
 HOST_THREADS_ENV = "SMLAUNCH_HOST_THREADS"  # set by a local sweep: threads per host when trials share the cores
@@ -35,6 +36,8 @@ def execute(mode: str, request: dict[str, Any], work_dir: Path, shared_paths: tu
         local[RESUMABLE_ENV] = "true"
     if request.get("Environment", {}).get(DISTRIBUTION_ENV):
         local.update({MASTER_ADDR_ENV: LOOPBACK, MASTER_PORT_ENV: str(free_port())})
+    if os.environ.get(TIMELINE_ENV):  # `make bench`: the hosts mark their events in the launcher's timeline
+        local[TIMELINE_ENV] = os.environ[TIMELINE_ENV]
     threads = os.environ.get(HOST_THREADS_ENV)
     if threads and threads.isdigit():  # local only: a SageMaker host has its instance's cores to itself
         local.update(dict.fromkeys(THREAD_VARIABLES, threads))

@@ -27,6 +27,7 @@ from launcher.executors.tree import host_names, lay_out_host, local_path
 from launcher.job.outcome import COMPLETED, FAILED, STOPPED, JobOutcome
 from train.contract import FAILURE_REASON_LIMIT, ContainerPaths
 from train.handover import PEER_LOST
+from train.timeline import mark
 
 POLL_SECONDS = 0.1
 TERMINATED_CODES = (143, -15)  # the container's exit after SIGTERM, or the signal itself
@@ -87,6 +88,7 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
     def start_all() -> None:
         for host in hosts:
             processes[host] = launcher.start(request, trees[host], host)
+            mark("host_start")
             streamers.extend(_watch(processes[host], host))
         start_feeders(request, trees, pipes_done)
 

@@ -44,8 +44,6 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None, check_tracking: bool = True
     if not report.passed("region", "credentials"):
         return report  # every other check needs both
     region, account = aws.region or "", identity["account"]
-    if check_tracking:
-        _check_tracking(spec, aws, report)
     _check_data(spec, aws, report, region)
     _check_image(spec, aws, report, region)
     if spec.job.role_arn and report.add("role", partial(role.check_role, aws, spec, account)):
@@ -54,6 +52,8 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None, check_tracking: bool = True
         report.add("vpc", partial(network.check_vpc, aws, spec, region))
     if spec.job.spot:
         report.add("spot", partial(_spot, spec))
+    if check_tracking:  # last: the job's-credentials check waits for mlflow's import, which the others overlap
+        _check_tracking(spec, aws, report)
     return report
 
 
