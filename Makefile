@@ -10,6 +10,7 @@ CONFIG ?= configs/local.yaml
 SET ?=
 SET_ARGS := $(foreach item,$(SET),--set $(item))
 DATA := data/digits/train.npz
+PYTEST_ARGS ?= -n 2 --dist loadgroup  # 2 workers (the Docker tests together on one); PYTEST_ARGS= runs serially
 
 .PHONY: install run validate data docs test lint sweep bench ui build push lock clean
 

@@ -157,3 +157,11 @@ def training_image(docker_env: dict[str, str], tmp_path_factory: pytest.TempPath
                           env=docker_env, capture_output=True, text=True, timeout=1800, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return "smlaunch-train:test"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs 2 workers), the tests that use the Docker engine share one worker:
+    there is one engine per machine, started and stopped by the worker that needs it."""
+    for item in items:
+        if "docker_env" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("docker"))

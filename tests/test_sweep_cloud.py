@@ -133,3 +133,42 @@ def test_the_tuner_request_is_valid_and_its_trials_record_under_the_parent(
     assert len(seen) == 4
     assert sorted(seen[1::2]) == pytest.approx(sorted(c.data.metrics["val_accuracy"] for c in children.values()))
     assert f"s3://{BUCKET}/" in definition["OutputDataConfig"]["S3OutputPath"]
+
+
+def test_the_trials_billable_seconds_are_summed_on_the_parent(project: Project) -> None:
+    """moto reports no billable time, so SageMaker's answers come from botocore's Stubber (which checks each
+    request against the service model); the runs are real, in a sqlite store."""
+    from botocore.stub import Stubber
+    from mlflow import MlflowClient
+
+    from launcher.cloud.aws import Aws
+    from launcher.sweep.run import billable_seconds
+    from launcher.sweep.space import Trial
+    from launcher.sweep.spec import load_sweep
+    from launcher.sweep.trials import TrialResult
+    from launcher.tracking.client import TrackedRun
+
+    project.write("configs/sweeps/cost.yaml", "config: ../sagemaker.yaml\nobjective: {metric: val_accuracy}\n"
+                  "parameters:\n  train.optimizer.lr: {values: [0.001, 0.01]}\n")
+    sweep = load_sweep(project.root / "configs/sweeps/cost.yaml", ["tracking.uri=https://mlflow.example.com"],
+                       cwd=project.root)
+    store = MlflowClient(project.tracking_uri)
+    experiment = store.create_experiment("cost")
+    parent = TrackedRun(store.create_run(experiment).info.run_id, experiment, project.tracking_uri)
+    results = [TrialResult(trial, "FINISHED", store.create_run(experiment).info.run_id, 0.9, job_name=f"job-{n}")
+               for n, trial in enumerate((Trial(1, {}), Trial(2, {})), start=1)]
+    aws = Aws("eu-west-1")
+    sagemaker = aws.client("sagemaker")
+    with Stubber(sagemaker) as stub:
+        for n, billable in ((1, 120), (2, 95)):
+            arn = f"arn:aws:sagemaker:eu-west-1:123456789012:training-job/job-{n}"
+            stub.add_response("describe_training_job", expected_params={"TrainingJobName": f"job-{n}"},
+                              service_response={"TrainingJobName": f"job-{n}", "TrainingJobArn": arn,
+                "ModelArtifacts": {"S3ModelArtifacts": "s3://b/m.tar.gz"}, "TrainingJobStatus": "Completed",
+                "SecondaryStatus": "Completed", "AlgorithmSpecification": {"TrainingInputMode": "File"},
+                "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+                "StoppingCondition": {"MaxRuntimeInSeconds": 3600}, "CreationTime": 0,
+                "BillableTimeInSeconds": billable, "TrainingTimeInSeconds": billable})
+        assert billable_seconds(parent, sweep, results, aws) == 215
+        stub.assert_no_pending_responses()
+    assert [store.get_run(r.run_id).data.tags["launcher.billable_seconds"] for r in results] == ["120", "95"]

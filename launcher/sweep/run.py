@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from launcher.cloud.aws import Aws, AwsError
 from launcher.errors import interruption
 from launcher.executors import HOST_THREADS_ENV
 from launcher.sweep.parent import (
@@ -30,8 +31,6 @@ from launcher.sweep.spec import SweepSpec
 from launcher.sweep.trials import TrialProcess, TrialResult, host_threads, launch_command, run_trials
 from launcher.tracking import client
 from launcher.tracking.client import TrackedRun
-
-BILLABLE_TAG = "launcher.billable_seconds"
 
 
 @dataclass
@@ -137,7 +136,11 @@ def _settle(parent: TrackedRun, sweep: SweepSpec, results: list[TrialResult], st
             reason: str | None) -> None:
     """Children left RUNNING ended KILLED, the summary written, the parent ended; each step guarded."""
     _guarded(_end_orphans, parent)
-    billable = _billable(parent) if not sweep.base.is_local else None
+    billable = None
+    try:
+        billable = billable_seconds(parent, sweep, results)
+    except Exception as error:
+        print(f"warning: could not sum the trials' billable seconds: {error}", file=sys.stderr)
     _guarded(summarize, parent, sweep, results, billable)
     _guarded(client.end_run, parent, status, reason)
 
@@ -149,14 +152,28 @@ def _end_orphans(parent: TrackedRun) -> None:
             client.end_run(child, "KILLED", "the sweep was stopped before this trial's launch could end its run")
 
 
-def _billable(parent: TrackedRun) -> float | None:
-    """SageMaker's billable seconds of every trial, summed (as tagged on each child run)."""
-    try:
-        values = [float(run.data.tags[BILLABLE_TAG]) for run in client.child_runs(parent)
-                  if BILLABLE_TAG in run.data.tags]
-    except Exception:
+def billable_seconds(parent: TrackedRun, sweep: SweepSpec, results: list[TrialResult],
+                     aws: Aws | None = None) -> float | None:
+    """SageMaker's billable seconds of every trial's job, summed (None locally, or when SageMaker gave none);
+    each trial's run gets its job's cost tags on the way (instance, billable and training seconds)."""
+    if sweep.base.is_local:
         return None
-    return sum(values) if values else None
+    from launcher.cloud.reconcile import cost_tags
+
+    aws = aws or Aws(sweep.base.job.region)
+    total: float | None = None
+    for result in results:
+        if not result.job_name or not result.run_id:
+            continue
+        try:
+            job = aws.describe_training_job(result.job_name)
+        except AwsError as error:
+            print(f"warning: trial {result.trial.number}'s cost is unknown: {error}", file=sys.stderr)
+            continue
+        client.set_tags(TrackedRun(result.run_id, parent.experiment_id, parent.tracking_uri), cost_tags(job))
+        if job.get("BillableTimeInSeconds") is not None:
+            total = (total or 0.0) + float(job["BillableTimeInSeconds"])
+    return total
 
 
 def _count(results: list[TrialResult]) -> str:
