@@ -117,6 +117,32 @@ parameters:
     assert project.runs() == [] and not (project.root / ".smlaunch").exists()
 
 
+def test_max_failures_stops_the_sweep_and_fails_the_parent(project: Project) -> None:
+    """A trial that fails (here its data file is missing: pre-flight refuses it, no run) counts; at
+    max_failures no further trial starts and the parent ends FAILED with the reason."""
+    project.write("configs/sweeps/base.yaml", GRID.replace("max_parallel: 2", "max_parallel: 1"))
+    project.write("configs/sweeps/fails.yaml", """\
+extends: base.yaml
+max_failures: 1
+parameters:
+  train.data.train_file: {values: [missing.npz, train.npz]}
+""")
+    result = project.smlaunch("sweep", "configs/sweeps/fails.yaml", "--output", "json")
+    assert result.code == 1, result.stderr[-3000:]
+    report = result.json()
+    assert report["status"] == "FAILED"
+    assert report["failure_reason"] == "stopped after 1 failed trials (max_failures: 1)"
+    assert [(t["trial"], t["status"]) for t in report["trials"]] == [(1, "FAILED")]
+    assert "missing.npz" in report["trials"][0]["failure_reason"]
+    parent, children = runs_by_parent(project)
+    assert parent.info.status == "FAILED" and children == []
+    assert parent.data.params["sweep.space.train.data.train_file"] == '["missing.npz", "train.npz"]'
+    # extends merges mappings: the base's parameters stay, this file adds one (trial 1 had all three)
+    assert "sweep.space.train.optimizer.lr" in parent.data.params
+    assert set(report["trials"][0]["values"]) == {"train.optimizer.lr", "train.model.hidden_sizes",
+                                                  "train.data.train_file"}
+
+
 def test_ctrl_c_kills_every_trial_and_the_parent_and_resume_runs_the_rest(project: Project) -> None:
     project.write("configs/sweeps/long.yaml", GRID.replace("set: [train.epochs=3]\n", "").replace(
         GRID.split("parameters:\n")[1], "  train.epochs: {values: [2, 500, 501]}\n"))
