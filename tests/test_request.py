@@ -31,6 +31,8 @@ def test_job_names_are_valid_unique_and_short(experiment: str) -> None:
     assert JOB_NAME_PATTERN.match(name), name
     assert name.endswith("-01234567-20261128-050607")
     assert name != make_job_name(experiment, "fedcba98" + RUN.run_id[8:], now)
+    tuning = make_job_name(experiment, RUN.run_id, now, limit=32)  # a tuning job's name: 32 at most
+    assert len(tuning) <= 32 and JOB_NAME_PATTERN.match(tuning) and tuning.endswith("-01234567-20261128-050607")
 
 
 def test_request_is_valid_for_sagemaker_and_hands_over_the_run(project: Project) -> None:

@@ -97,7 +97,7 @@ def test_the_tuner_request_is_valid_and_its_trials_record_under_the_parent(
     started = cloud.project.smlaunch("sweep", "configs/sweeps/tuner.yaml", "--output", "json", env=cloud.env)
     assert started.code == 0, started.stderr[-3000:]
     report = started.json()
-    assert report["status"] == "RUNNING" and report["tuning_job"]
+    assert report["status"] == "RUNNING" and 0 < len(report["tuning_job"]) <= 32
     tuning = cloud.client("sagemaker").describe_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=report["tuning_job"])
     config = tuning["HyperParameterTuningJobConfig"]

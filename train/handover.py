@@ -30,6 +30,8 @@ PARENT_RUN_ID_ENV = "SMLAUNCH_PARENT_RUN_ID"
 TUNED_ENV = "SMLAUNCH_TUNED"
 METRIC_LINES_ENV = "SMLAUNCH_METRIC_LINES"
 METRIC_LINE_PREFIX = "[smlaunch-metric]"
+PARENT_TAG = "mlflow.parentRunId"  # MLflow's own: the UI nests a trial's run under the sweep's parent
+TRIAL_TAG = "launcher.sweep.trial"  # the trial's number (a tuning trial: its training job's name)
 # The start of a worker's failure reason when its error is the loss of another worker (a consequence, not a
 # cause): the launcher then names the host whose failure started it
 PEER_LOST = "lost contact with another process of the job"

@@ -29,9 +29,11 @@ from train.handover import (
     METRIC_LINE_PREFIX,
     METRIC_LINES_ENV,
     PARENT_RUN_ID_ENV,
+    PARENT_TAG,
     REGISTER_AS_ENV,
     RUN_ID_ENV,
     TRACKING_URI_ENV,
+    TRIAL_TAG,
     failure_tag_value,
     quiet_mlflow,
 )
@@ -142,10 +144,10 @@ class RunTracker:
         from train.tuning import child_params
 
         found = client.search_runs([parent.experiment_id], max_results=1, filter_string=(
-            f"tags.`mlflow.parentRunId` = '{parent.run_id}' and tags.`launcher.job_name` = '{parent.job_name}'"))
+            f"tags.`{PARENT_TAG}` = '{parent.run_id}' and tags.`launcher.job_name` = '{parent.job_name}'"))
         if found:
             return str(found[0].info.run_id)
-        tags = {"mlflow.parentRunId": parent.run_id, "launcher.sweep.trial": parent.job_name,
+        tags = {PARENT_TAG: parent.run_id, TRIAL_TAG: parent.job_name,
                 "launcher.job_name": parent.job_name, "launcher.mode": "sagemaker", "launcher.tuning_trial": "true"}
         run = client.create_run(parent.experiment_id, run_name=parent.job_name, tags=tags)
         params = [Param(key, value) for key, value in child_params(self.paths).items()]

@@ -6,6 +6,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -52,6 +53,9 @@ def sweep(sweep_file: Path | None, overrides: tuple[str, ...], output: str, dry_
         click.echo(json.dumps(planned, indent=2) if output == "json" else _plan_text(planned))
         return
     if spec.base.mode == "sagemaker" and spec.strategy == "bayesian":
+        if resumed is not None:
+            raise click.UsageError("a bayesian sweep on SageMaker is SageMaker's tuning job: it is not resumed "
+                                   "from here (see its tuning job in the console)")
         from launcher.sweep.tuner import start_tuning
 
         result = start_tuning(spec, Path.cwd(), shlex.join(sys.argv))
@@ -68,7 +72,7 @@ def sweep(sweep_file: Path | None, overrides: tuple[str, ...], output: str, dry_
         sys.exit(EXIT_RUNTIME)
 
 
-def _plan_text(planned: dict) -> str:  # type: ignore[type-arg]
+def _plan_text(planned: dict[str, Any]) -> str:
     lines = [f"{planned['sweep']}: {planned['strategy']}, {planned['max_trials']} trials, "
              f"{planned['max_parallel']} at once, {planned['goal']} {planned['metric']}"]
     lines += [f"  trial {trial['trial']}: {' '.join(trial['overrides'])}" for trial in planned["trials"]]
@@ -78,7 +82,7 @@ def _plan_text(planned: dict) -> str:  # type: ignore[type-arg]
     return "\n".join(lines)
 
 
-def _print_outcome(report: dict) -> None:  # type: ignore[type-arg]
+def _print_outcome(report: dict[str, Any]) -> None:
     echo = click.echo
     for trial in report.get("trials", []):
         objective = "" if trial["objective"] is None else f"{trial['objective']:.6g}"

@@ -28,8 +28,8 @@ from launcher.executors.hosts import JobInterrupted
 from launcher.executors.tree import prune_job_trees
 from launcher.job.code import pack
 from launcher.job.outcome import IN_PROGRESS, OUTCOME_FILE, JobOutcome
-from launcher.job.request import build_request, config_location, make_job_name, staged_location
-from launcher.job.staging import stage_configs
+from launcher.job.request import build_request, make_job_name
+from launcher.job.staging import stage_job
 from launcher.preflight.checks import PreflightError, PreflightReport, run_preflight
 from launcher.tracking import client
 from launcher.tracking.client import TrackedRun
@@ -38,7 +38,6 @@ from launcher.tracking.provenance import Provenance, collect_provenance, diff_cr
 from launcher.tracking.record import record_launch
 from launcher.tracking.run_note import describe_run
 from launcher.tracking.tags import code_tags, image_tags, job_tags, run_tags
-from train.contract import CODE_CHANNEL, CONFIG_CHANNEL
 from train.params import flatten
 
 
@@ -62,13 +61,10 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
     try:
         prune_job_trees(spec.work_dir, spec.keep_jobs)
         job_name = make_job_name(spec.experiment, run.run_id, datetime.now(UTC))
-        staging = spec.work_dir / job_name / CONFIG_CHANNEL
-        staged = stage_configs(spec, staging)
-        config_uri = config_location(spec, run.run_id, job_name)
-        code_uri = staged_location(spec, run.run_id, job_name, CODE_CHANNEL) if code else None
-        code_file = code.write(spec.work_dir / job_name / CODE_CHANNEL) if code else None
+        staged = stage_job(spec, run.run_id, job_name, code)
+        staging, config_uri, code_file = staged.directory, staged.config_uri, staged.code_file
         image = report.image.uri if report.image else None
-        request = build_request(spec, run, job_name, config_uri, image, report.secret_refs or None, code_uri)
+        request = build_request(spec, run, job_name, config_uri, image, report.secret_refs or None, staged.code_uri)
         tags = {**job_tags(spec, job_name, config_uri, describe_run(spec, provenance, job_name, run.run_id)),
                 **_image_tags(spec, report), **(code_tags(code) if code else {})}
         if aws is None:
@@ -78,9 +74,7 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
             outcome.save(spec.work_dir / job_name / OUTCOME_FILE)  # `smlaunch status` can settle it later
         else:
             check_request(request, aws)
-            files = [(path, config_uri + path.relative_to(staging).as_posix()) for path in staged]
-            files += [(code_file, f"{code_uri}{code_file.name}")] if code_file and code_uri else []
-            uploaded = aws.upload(files)
+            uploaded = aws.upload(staged.uploads())
             submitted_at = time.time()
             job_arn = aws.create_training_job(request)
     except JobInterrupted as stopped:  # the hosts are stopped; the run ends KILLED, the launcher exits 128+N

@@ -70,11 +70,12 @@ def config_location(spec: LaunchSpec, run_id: str, job_name: str) -> str:
     return staged_location(spec, run_id, job_name, CONFIG_CHANNEL)
 
 
-def make_job_name(experiment: str, run_id: str, now: datetime) -> str:
-    """`<experiment slug>-<run id[:8]>-<UTC time>`: unique, ≤ 63 chars, SageMaker's name pattern."""
+def make_job_name(experiment: str, run_id: str, now: datetime, limit: int = JOB_NAME_LIMIT) -> str:
+    """`<experiment slug>-<run id[:8]>-<UTC time>`: unique, ≤ `limit` chars (a training job's 63, a tuning
+    job's 32: the slug is cut first), SageMaker's name pattern."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", experiment).strip("-") or "job"
     suffix = f"-{run_id[:8]}-{now:%Y%m%d-%H%M%S}"
-    return slug[: JOB_NAME_LIMIT - len(suffix)].rstrip("-") + suffix
+    return (slug[: max(limit - len(suffix), 1)].rstrip("-") or "j") + suffix
 
 
 def data_uri(location: str) -> str:

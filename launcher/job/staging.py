@@ -10,12 +10,15 @@ Layout, identical in the channel, on S3 and under the run's `config/` artifacts:
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from launcher.config.spec import LaunchSpec, thaw
-from train.contract import RESOLVED_CONFIG_FILE, TRAINING_CONFIG_FILE
+from launcher.job.code import CodeArchive
+from launcher.job.request import config_location, staged_location
+from train.contract import CODE_CHANNEL, CONFIG_CHANNEL, RESOLVED_CONFIG_FILE, TRAINING_CONFIG_FILE
 
 CONFIG_ARTIFACT_DIR = "config"
 
@@ -41,6 +44,35 @@ def stage_configs(spec: LaunchSpec, directory: Path) -> list[Path]:
     copies = _copy_all(spec.sources.job_files, directory / "job")
     copies += _copy_all(spec.sources.training_files, directory / "train")
     return [directory / TRAINING_CONFIG_FILE, directory / RESOLVED_CONFIG_FILE, *copies]
+
+
+@dataclass(frozen=True)
+class StagedJob:
+    """A job's staged channels: the config files (and the packed code) on disk, and where the job reads them."""
+
+    directory: Path  # the staged `config` channel
+    files: list[Path]
+    config_uri: str
+    code_file: Path | None = None
+    code_uri: str | None = None
+
+    def uploads(self) -> list[tuple[Path, str]]:
+        """(local file, S3 URI) for every staged file: what a SageMaker job needs uploaded."""
+        found = [(path, self.config_uri + path.relative_to(self.directory).as_posix()) for path in self.files]
+        if self.code_file is not None and self.code_uri is not None:
+            found.append((self.code_file, f"{self.code_uri}{self.code_file.name}"))
+        return found
+
+
+def stage_job(spec: LaunchSpec, run_id: str, job_name: str, code: CodeArchive | None) -> StagedJob:
+    """Stage the configs (and the code) under the work dir's `<job_name>/`, with the locations the job reads."""
+    directory = spec.work_dir / job_name / CONFIG_CHANNEL
+    files = stage_configs(spec, directory)
+    config_uri = config_location(spec, run_id, job_name)
+    if code is None:
+        return StagedJob(directory, files, config_uri)
+    return StagedJob(directory, files, config_uri, code.write(spec.work_dir / job_name / CODE_CHANNEL),
+                     staged_location(spec, run_id, job_name, CODE_CHANNEL))
 
 
 def _copy_all(files: tuple[Path, ...], target: Path) -> list[Path]:

@@ -19,10 +19,9 @@ from launcher.sweep.spec import SweepSpec
 from launcher.sweep.trials import TrialResult
 from launcher.tracking import client
 from launcher.tracking.client import TrackedRun
+from train.handover import PARENT_TAG, TRIAL_TAG
 
 SWEEP_TAG = "launcher.sweep"  # "parent" on the parent run
-PARENT_TAG = "mlflow.parentRunId"  # MLflow's own: the UI nests the child under the parent
-TRIAL_TAG = "launcher.sweep.trial"
 FILE_TAG = "launcher.sweep.file"
 FILE_SHA_TAG = "launcher.sweep.sha256"
 OVERRIDES_TAG = "launcher.sweep.overrides"

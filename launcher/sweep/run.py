@@ -19,7 +19,6 @@ from launcher.cloud.aws import Aws, AwsError
 from launcher.errors import interruption
 from launcher.executors import HOST_THREADS_ENV
 from launcher.sweep.parent import (
-    TRIAL_TAG,
     best_result,
     record_progress,
     start_parent,
@@ -31,6 +30,7 @@ from launcher.sweep.spec import SweepSpec
 from launcher.sweep.trials import TrialProcess, TrialResult, host_threads, launch_command, run_trials
 from launcher.tracking import client
 from launcher.tracking.client import TrackedRun
+from train.handover import TRIAL_TAG
 
 
 @dataclass
@@ -117,11 +117,11 @@ def finished_trials(parent: TrackedRun, sweep: SweepSpec) -> list[TrialResult]:
     """The trials of `parent` whose run FINISHED (a resumed sweep runs the others again)."""
     found: dict[int, TrialResult] = {}
     for run in client.child_runs(parent):
-        number = int(run.data.tags.get(TRIAL_TAG, "0"))
-        if run.info.status != "FINISHED" or not number:
+        number = run.data.tags.get(TRIAL_TAG, "")
+        if run.info.status != "FINISHED" or not number.isdigit():
             continue
         values = _trial_values(run.data.params, sweep)
-        found[number] = TrialResult(Trial(number, values), "FINISHED", run.info.run_id,
+        found[int(number)] = TrialResult(Trial(int(number), values), "FINISHED", run.info.run_id,
                                     run.data.metrics.get(sweep.metric), None, run.data.tags.get("launcher.job_name"))
     return [found[number] for number in sorted(found)]
 
@@ -147,7 +147,7 @@ def _settle(parent: TrackedRun, sweep: SweepSpec, results: list[TrialResult], st
 
 def _end_orphans(parent: TrackedRun) -> None:
     for run in client.child_runs(parent):
-        if run.info.status == "RUNNING" and not sys.is_finalizing():
+        if run.info.status == "RUNNING":
             child = TrackedRun(run.info.run_id, parent.experiment_id, parent.tracking_uri)
             client.end_run(child, "KILLED", "the sweep was stopped before this trial's launch could end its run")
 

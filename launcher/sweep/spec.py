@@ -85,9 +85,9 @@ def load_sweep(path: Path, overrides: Sequence[str] = (), cwd: Path | None = Non
     if problems:
         raise ConfigError(problems)
     data = apply_defaults(document.data, load_schema(SWEEP_SCHEMA))
-    parameters = tuple(_parameter(path, raw, document, data["strategy"], problems)
-                       for path, raw in data["parameters"].items())
-    problems += _strategy_rules(data, document, parameters)
+    found = [_parameter(path, raw, document, data["strategy"], problems) for path, raw in data["parameters"].items()]
+    parameters = tuple(parameter for parameter in found if parameter is not None)
+    problems += _strategy_rules(data, document, parameters if len(parameters) == len(found) else None)
     config = _config_path(document, path)
     if not config.is_file():
         problems.append(problem(document.locate(("config",)), ("config",), f"job config {config} not found"))
@@ -124,7 +124,8 @@ def _config_path(document: YamlDocument, top_file: Path) -> Path:
 
 
 def _parameter(path: str, raw: dict[str, Any], document: YamlDocument, strategy: str,
-               problems: list[ConfigProblem]) -> Parameter:
+               problems: list[ConfigProblem]) -> Parameter | None:
+    """The parameter at `path`, or None (with the problems recorded) when its entry makes no sense."""
     where = ("parameters", path)
 
     def refuse(message: str, *key: str) -> None:
@@ -143,10 +144,10 @@ def _parameter(path: str, raw: dict[str, Any], document: YamlDocument, strategy:
         return Parameter(path, values=tuple(raw["values"]))
     if not has_range:
         refuse("give `values: [...]` or a range with `min` and `max`")
-        return Parameter(path, values=(None,))
+        return None
     if "min" not in raw or "max" not in raw:
         refuse(f"a range needs both `min` and `max` (only `{'min' if 'min' in raw else 'max'}` given)")
-        return Parameter(path, values=(None,))
+        return None
     low, high, scale, kind = raw["min"], raw["max"], raw.get("scale", "linear"), raw.get("type", "float")
     before = len(problems)
     if low >= high:
@@ -160,17 +161,18 @@ def _parameter(path: str, raw: dict[str, Any], document: YamlDocument, strategy:
     if strategy != "grid" and "steps" in raw:
         refuse(f"`steps` is for the grid strategy; {strategy} draws from the whole range", "steps")
     if len(problems) > before:
-        return Parameter(path, values=(None,))
+        return None
     return Parameter(path, low=low, high=high, scale=scale, kind=kind, steps=raw.get("steps") or 2)
 
 
 def _strategy_rules(data: dict[str, Any], document: YamlDocument,
-                    parameters: tuple[Parameter, ...]) -> list[ConfigProblem]:
+                    parameters: tuple[Parameter, ...] | None) -> list[ConfigProblem]:
+    """What the strategy needs; `parameters` is None when some were refused (the grid's size is then unknown)."""
     strategy = data["strategy"]
     if strategy != "grid" and "max_trials" not in data:
         return [problem(document.locate(("strategy",)), ("max_trials",),
                         f"the {strategy} strategy needs max_trials (how many trials to run)")]
-    if strategy == "grid" and "max_trials" not in data and all(p.values != (None,) for p in parameters):
+    if strategy == "grid" and "max_trials" not in data and parameters is not None:
         size = grid_size(parameters)
         if size > MAX_GRID:
             return [problem(document.locate(("parameters",)), ("parameters",),

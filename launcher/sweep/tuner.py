@@ -16,21 +16,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from launcher.cloud.aws import Aws, AwsError
+from launcher.cloud.aws import Aws
+from launcher.cloud.request_check import check_request
 from launcher.config.spec import TRAIN_KEY
 from launcher.job.code import pack
-from launcher.job.request import build_request, config_location, make_job_name, staged_location
-from launcher.job.staging import stage_configs
+from launcher.job.request import build_request, config_location, make_job_name
+from launcher.job.staging import stage_job
 from launcher.preflight.checks import PreflightError, run_preflight
 from launcher.sweep.parent import start_parent
 from launcher.sweep.run import SweepOutcome
 from launcher.sweep.space import Parameter
 from launcher.sweep.spec import SweepSpec
 from launcher.tracking import client
-from train.contract import CODE_CHANNEL
 from train.handover import METRIC_LINE_PREFIX, METRIC_LINES_ENV, PARENT_RUN_ID_ENV, RUN_ID_ENV, TUNED_ENV
 
-TUNING_JOB_NAME_LIMIT = 32
+TUNING_JOB_NAME_LIMIT = 32  # SageMaker's limit for a tuning job's name
+TUNING_OPERATION = "CreateHyperParameterTuningJob"
 PLACEHOLDER = {"run_id": "<parent-run-id>", "experiment_id": "<experiment-id>"}
 
 
@@ -94,13 +95,6 @@ def parameter_ranges(parameters: tuple[Parameter, ...]) -> dict[str, list[dict[s
     return ranges
 
 
-def tuning_job_name(experiment: str, run_id: str, now: datetime) -> str:
-    """≤ 32 characters (SageMaker's limit for tuning jobs): `<slug>-<run id[:6]>-<HHMMSS>`."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", experiment).strip("-") or "sweep"
-    suffix = f"-{run_id[:6]}-{now:%H%M%S}"
-    return slug[: TUNING_JOB_NAME_LIMIT - len(suffix)].rstrip("-") + suffix
-
-
 def planned_request(sweep: SweepSpec) -> dict[str, Any]:
     """The dry-run's request: placeholders for what exists only once the parent run does."""
     from launcher.job.request import RunIds
@@ -108,24 +102,8 @@ def planned_request(sweep: SweepSpec) -> dict[str, Any]:
     run = RunIds(PLACEHOLDER["run_id"], PLACEHOLDER["experiment_id"], sweep.base.tracking_uri)
     training = build_request(sweep.base, run, "<trial-job-name>", config_location(sweep.base, run.run_id, "<job>"))
     request = tuning_request(sweep, training, "<tuning-job-name>")
-    check_tuning_request(request)
+    check_request(request, operation=TUNING_OPERATION)
     return request
-
-
-def check_tuning_request(request: dict[str, Any], aws: Aws | None = None) -> None:
-    """The request against botocore's model of CreateHyperParameterTuningJob (types, required, minimums)."""
-    from botocore.validate import ParamValidator
-
-    if aws is not None:
-        model = aws.client("sagemaker").meta.service_model
-    else:
-        import botocore.session
-
-        model = botocore.session.get_session().get_service_model("sagemaker")
-    shape = model.operation_model("CreateHyperParameterTuningJob").input_shape
-    report = ParamValidator().validate(request, shape)
-    if report.has_errors():
-        raise AwsError(f"the tuning request does not match SageMaker's API:\n{report.generate_report()}")
 
 
 def start_tuning(sweep: SweepSpec, cwd: Path, command: str) -> SweepOutcome:
@@ -139,20 +117,15 @@ def start_tuning(sweep: SweepSpec, cwd: Path, command: str) -> SweepOutcome:
     parent = start_parent(sweep, command)
     uploaded: list[str] = []
     try:
-        name = tuning_job_name(spec.experiment, parent.run_id, datetime.now(UTC))
-        staging = spec.work_dir / name / "config"
-        staged = stage_configs(spec, staging)
-        config_uri = config_location(spec, parent.run_id, name)
-        code_uri = staged_location(spec, parent.run_id, name, CODE_CHANNEL) if code else None
-        code_file = code.write(spec.work_dir / name / CODE_CHANNEL) if code else None
+        now = datetime.now(UTC)
+        name = make_job_name(spec.experiment, parent.run_id, now, TUNING_JOB_NAME_LIMIT)
+        staged = stage_job(spec, parent.run_id, name, code)
         image = report.image.uri if report.image else None
-        training = build_request(spec, parent, make_job_name(spec.experiment, parent.run_id, datetime.now(UTC)),
-                                 config_uri, image, report.secret_refs or None, code_uri)
+        training = build_request(spec, parent, make_job_name(spec.experiment, parent.run_id, now),
+                                 staged.config_uri, image, report.secret_refs or None, staged.code_uri)
         request = tuning_request(sweep, training, name)
-        check_tuning_request(request, aws)
-        files = [(path, config_uri + path.relative_to(staging).as_posix()) for path in staged]
-        files += [(code_file, f"{code_uri}{code_file.name}")] if code_file and code_uri else []
-        uploaded = aws.upload(files)
+        check_request(request, aws, TUNING_OPERATION)
+        uploaded = aws.upload(staged.uploads())
         arn = aws.create_tuning_job(request)
     except BaseException as error:
         aws.delete_objects(uploaded)
@@ -161,7 +134,7 @@ def start_tuning(sweep: SweepSpec, cwd: Path, command: str) -> SweepOutcome:
         raise
     try:
         client.set_tags(parent, {"launcher.tuning_job": name, "launcher.tuning_job_arn": arn,
-                                 "launcher.config_uri": config_uri})
+                                 "launcher.config_uri": staged.config_uri})
     except Exception as error:
         print(f"warning: could not tag the sweep with its tuning job: {error}", file=sys.stderr)
     return SweepOutcome(parent, "RUNNING", tuning_job=name)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from launcher.config import tracking_uri
 from launcher.errors import ExecutionError
-from train.handover import FAILURE_TAG, failure_tag_value, quiet_mlflow
+from train.handover import FAILURE_TAG, PARENT_TAG, failure_tag_value, quiet_mlflow
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -200,7 +200,7 @@ def child_runs(run: TrackedRun) -> list[Any]:
     client = _client(run.tracking_uri)
     with _mlflow_errors(run.tracking_uri):
         return list(client.search_runs([run.experiment_id], max_results=5000,
-                                       filter_string=f"tags.`mlflow.parentRunId` = '{run.run_id}'"))
+                                       filter_string=f"tags.`{PARENT_TAG}` = '{run.run_id}'"))
 
 
 def set_running(run: TrackedRun) -> None:
