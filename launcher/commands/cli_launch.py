@@ -67,10 +67,7 @@ def run(config: Path, overrides: tuple[str, ...], output: str, dry_run: bool, wa
         sweep_trial: int | None) -> None:
     """Validate CONFIG, create the MLflow run and start the training job."""
     from launcher.config.loader import load_launch_spec
-    from launcher.tracking.client import preload_mlflow
 
-    if not dry_run:
-        preload_mlflow()  # ≈2 s of imports, overlapped with validation and pre-flight
     spec = load_launch_spec(config, overrides)
     print_warnings(spec)
     if dry_run:

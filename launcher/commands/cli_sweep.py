@@ -40,11 +40,12 @@ def sweep(sweep_file: Path | None, overrides: tuple[str, ...], output: str, dry_
         sweep_file, overrides = found_file, (*found_overrides, *overrides)
     if sweep_file is None:
         raise click.UsageError("give a SWEEP_FILE, or --resume PARENT_RUN_ID")
-    if not dry_run:
-        from launcher.tracking.client import preload_mlflow
-
-        preload_mlflow()
     spec = load_sweep(sweep_file, overrides)
+    if not dry_run:
+        from launcher.tracking import client
+
+        if not client.creates_runs_without_mlflow(spec.base.tracking_uri):
+            client.preload_mlflow(spec.base.tracking_uri)
     print_warnings(spec.base)
     if dry_run:
         from launcher.sweep.plan import plan
