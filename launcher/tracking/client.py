@@ -28,6 +28,7 @@ from launcher.config import tracking_uri
 from launcher.errors import ExecutionError
 from launcher.tracking import sqlite_run
 from train.handover import FAILURE_TAG, PARENT_TAG, failure_tag_value, quiet_mlflow
+from train.startup import imports_without_gc
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -56,8 +57,9 @@ PRELOADED = ("mlflow", "mlflow.store.tracking.sqlalchemy_store")  # the client, 
 
 
 def _import_all(names: tuple[str, ...]) -> None:
-    for name in names:
-        importlib.import_module(name)
+    with imports_without_gc():  # ≈0.5 s faster; the main thread goes on meanwhile, without the GC for a while
+        for name in names:
+            importlib.import_module(name)
 
 
 def preload_mlflow(uri: str | None = None) -> None:
