@@ -108,6 +108,8 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
                 _sync_checkpoints(trees, hosts)
                 start_all()
         failed, timed_out = _wait_for_hosts(processes, deadline)
+        if failed is not None:  # before the rest are stopped: a host stopped by us can no longer say why it failed
+            failed = _root_failure(processes, trees, failed)
     except KeyboardInterrupt as stop:
         cause = interruption(stop)
         raise JobInterrupted(cause, JobOutcome(job_name, STOPPED, cause.reason, output_data=primary_output)) \
@@ -123,7 +125,6 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
         return JobOutcome(job_name, FAILED, f"MaxRuntimeExceeded: the job ran longer than {max_runtime} s",
                           output_data=primary_output)
     if failed is not None:
-        failed = _root_failure(processes, trees, failed)
         code = processes[failed].returncode
         ending = STOPPED if code in TERMINATED_CODES else FAILED  # a SIGTERM from outside stops, not fails
         reason = _failure_reason(trees[failed], failed if len(trees) > 1 else None, code)
@@ -145,7 +146,8 @@ def _sync_checkpoints(trees: dict[str, ContainerPaths], hosts: list[str]) -> Non
 def _root_failure(processes: dict[str, subprocess.Popen[str]], trees: dict[str, ContainerPaths], first: str) -> str:
     """The host whose failure started it all: the first one to fail, unless it only lost contact with another
     (its workers' collectives broke because a peer died); then the host that fails for a reason of its own
-    within a few seconds (its agent notices its dead worker a moment later), else the first after all."""
+    within a few seconds (its agent notices its dead worker a moment later), else the first after all. Called
+    while the other hosts still run: stopping them first would end the one at fault as merely "stopped"."""
     deadline = time.monotonic() + ROOT_CAUSE_SECONDS
     while _lost_a_peer(trees[first]) and time.monotonic() < deadline:
         for host, process in processes.items():
