@@ -42,10 +42,9 @@ def sweep(sweep_file: Path | None, overrides: tuple[str, ...], output: str, dry_
         raise click.UsageError("give a SWEEP_FILE, or --resume PARENT_RUN_ID")
     spec = load_sweep(sweep_file, overrides)
     if not dry_run:
-        from launcher.tracking import client
+        from launcher.tracking.client import preload_mlflow
 
-        if not client.creates_runs_without_mlflow(spec.base.tracking_uri):
-            client.preload_mlflow(spec.base.tracking_uri)
+        preload_mlflow(spec.base.tracking_uri)
     print_warnings(spec.base)
     if dry_run:
         from launcher.sweep.plan import plan

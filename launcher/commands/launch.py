@@ -46,8 +46,7 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
            extra_tags: Mapping[str, str] | None = None, interrupt_after: float | None = None) -> LaunchResult:
     """Check, create the run, start the job; wait for local jobs (and cloud ones with `wait`); settle the run."""
     aws = Aws(spec.job.region) if spec.mode == "sagemaker" else None
-    if not client.creates_runs_without_mlflow(spec.tracking_uri):
-        client.preload_mlflow(spec.tracking_uri)  # overlaps the ≈2 s import with pre-flight and provenance
+    client.preload_mlflow(spec.tracking_uri)  # overlaps the ≈2 s import with pre-flight and provenance
     report = run_preflight(spec, aws)
     if not report.ok:
         raise PreflightError(report)

@@ -53,7 +53,13 @@ class TrackedRun:
 _preloading: list[threading.Thread] = []
 
 
-PRELOADED = ("mlflow", "mlflow.store.tracking.sqlalchemy_store")  # the client, and the SQL stores' engine
+CLIENT_MODULES = ("mlflow",)
+SQL_STORE_MODULES = ("mlflow.store.tracking.sqlalchemy_store",)  # ≈0.7 s more; servers are talked to over REST
+
+
+def _modules_for(uri: str | None) -> tuple[str, ...]:
+    rest = uri is not None and tracking_uri.kind(uri) in (tracking_uri.UriKind.SERVER, tracking_uri.UriKind.MANAGED)
+    return CLIENT_MODULES if rest else CLIENT_MODULES + SQL_STORE_MODULES
 
 
 def _import_all(names: tuple[str, ...]) -> None:
@@ -62,21 +68,29 @@ def _import_all(names: tuple[str, ...]) -> None:
             importlib.import_module(name)
 
 
-def preload_mlflow(uri: str | None = None) -> None:
-    """Start importing mlflow in the background, so the import overlaps with config validation, git and the
-    pre-flight's network calls; also its SQL store (≈0.7 s more), unless `uri` is a server, which MLflow
-    talks to over REST. Once is enough.
-
-    `_open()` joins this thread before touching mlflow: importing one package from two threads at once can
-    see half-initialized modules.
-    """
+def _start_importing(names: tuple[str, ...]) -> None:
+    """Import `names` in a background thread, once. `_open()` joins it before touching mlflow: importing one
+    package from two threads at once can see half-initialized modules."""
     if _preloading or "mlflow" in sys.modules:
         return
-    rest_only = uri is not None and tracking_uri.kind(uri) in (tracking_uri.UriKind.SERVER,
-                                                                tracking_uri.UriKind.MANAGED)
-    thread = threading.Thread(target=_import_all, args=(PRELOADED[:1] if rest_only else PRELOADED,), daemon=True)
+    thread = threading.Thread(target=_import_all, args=(names,), daemon=True)
     thread.start()
     _preloading.append(thread)
+
+
+def preload_mlflow(uri: str | None = None) -> None:
+    """Start importing what a launch recording to `uri` needs (mlflow, and its SQL store unless `uri` is a
+    server) in the background, so it overlaps with config validation, git and the pre-flight's network calls.
+    Nothing for a local sqlite store the run can be written to directly (`sqlite_run`): importing early would
+    only slow down the job's start; mlflow is imported once the job has started, for the rest of the record."""
+    if not _writes_runs_directly(uri):
+        _start_importing(_modules_for(uri))
+
+
+def _writes_runs_directly(uri: str | None) -> bool:
+    """True for an existing local sqlite store that `sqlite_run` can write a run to without mlflow."""
+    database = tracking_uri.sqlite_file(uri) if uri else None
+    return database is not None and sqlite_run.usable_store(database)
 
 
 def describe_error(error: BaseException, uri: str) -> str:
@@ -107,16 +121,9 @@ def _mlflow_errors(uri: str) -> Iterator[None]:
         raise TrackingError(describe_error(error, uri)) from error
 
 
-def creates_runs_without_mlflow(uri: str) -> bool:
-    """True for an existing local sqlite store, where `start_run` normally needs no mlflow import (so there is
-    no point in importing it early: that would only slow down the job's start)."""
-    database = tracking_uri.sqlite_file(uri)
-    return database is not None and database.is_file()
-
-
 @cache
 def _open(uri: str) -> MlflowClient:
-    preload_mlflow(uri)  # the import runs in that thread even now: a Ctrl-C during it cannot leave half a module
+    _start_importing(_modules_for(uri))  # in that thread even now: a Ctrl-C during it cannot leave half a module
     for thread in _preloading:
         thread.join()
     from mlflow import MlflowClient

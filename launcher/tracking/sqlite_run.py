@@ -43,7 +43,7 @@ def create_run(database: Path, experiment: str, run_name: str | None, params: Ma
     """(run ID, experiment ID, artifact URI) of a new RUNNING run holding `params` and `tags`, or None when
     MLflow's client must do it (see the module docstring). sqlite errors also give None: the client then
     meets the same problem and reports it as MLflow does."""
-    if not _plain_store(database) or not _within_mlflow_rules(run_name, params, tags):
+    if not usable_store(database) or not _within_mlflow_rules(run_name, params, tags):
         return None
     name = run_name or tags.get(RUN_NAME_TAG) or _mlflow_random_name()
     if name is None:
@@ -51,13 +51,10 @@ def create_run(database: Path, experiment: str, run_name: str | None, params: Ma
     try:
         with contextlib.closing(sqlite3.connect(database, timeout=BUSY_TIMEOUT_SECONDS,
                                                 isolation_level=None)) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                created = _insert_run(db, experiment, name, params, tags)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT" if created else "ROLLBACK")
+            db.execute("BEGIN IMMEDIATE")  # closing without COMMIT (None, or an error) rolls it all back
+            created = _insert_run(db, experiment, name, params, tags)
+            if created:
+                db.execute("COMMIT")
             return created
     except sqlite3.Error:
         return None
@@ -86,7 +83,7 @@ def _insert_run(db: sqlite3.Connection, experiment: str, name: str, params: Mapp
     return run_id, str(experiment_id), artifact_uri
 
 
-def _plain_store(database: Path) -> bool:
+def usable_store(database: Path) -> bool:
     """The store exists and nothing asks MLflow for workspaces (which change how experiments are found)."""
     workspaces = os.environ.get("MLFLOW_ENABLE_WORKSPACES", "").strip().lower() in ("true", "1")
     return database.is_file() and not workspaces and not os.environ.get("MLFLOW_WORKSPACE")
