@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 MLFLOW_BATCH_PARAMS = 100  # MLflow accepts at most 100 params per log_batch call
+DATASET_ATTEMPTS = 3
 
 
 class TrackingError(ExecutionError):
@@ -301,9 +302,19 @@ def log_datasets(run: TrackedRun, datasets: Iterable[tuple[str, str, str, str]])
 
     inputs = [DatasetInput(Dataset(name, digest, source_type, source), [InputTag("mlflow.data.context", name)])
               for name, digest, source_type, source in datasets]
-    if inputs:
-        with _mlflow_errors(run.tracking_uri):
-            client.log_inputs(run.run_id, datasets=inputs)
+    if not inputs:
+        return
+    with _mlflow_errors(run.tracking_uri):
+        for attempt in range(DATASET_ATTEMPTS):
+            try:
+                client.log_inputs(run.run_id, datasets=inputs)
+                return
+            except Exception as error:
+                # MLflow's stores look a dataset up, then insert it: two launches logging the same data at once
+                # (a sweep's trials) can both miss it, and the second insert breaks the unique key. The dataset
+                # exists now, so the next attempt links it.
+                if "unique" not in str(error).lower() or attempt == DATASET_ATTEMPTS - 1:
+                    raise
 
 
 def read_status_as(uri: str, experiment: str, credentials: Mapping[str, str]) -> int:
