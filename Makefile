@@ -12,7 +12,7 @@ SET_ARGS := $(foreach item,$(SET),--set $(item))
 DATA := data/digits/train.npz
 PYTEST_ARGS ?= -n 2 --dist loadgroup  # 2 workers (the Docker tests together on one); PYTEST_ARGS= runs serially
 
-.PHONY: install run validate data docs test lint sweep bench ui build push lock clean
+.PHONY: install run validate data docs tables test lint sweep bench ui build push lock clean
 
 install: $(STAMP)
 
@@ -42,6 +42,9 @@ validate: $(STAMP)
 docs: $(STAMP) ## regenerate docs/configuration.md and schemas/tasks/*.schema.json from the schemas
 	$(BIN)/smlaunch schema --markdown > docs/configuration.md
 	$(BIN)/smlaunch schema --write-tasks schemas/tasks
+
+tables: $(STAMP) ## regenerate SageMaker's API table from botocore, moto's EC2 instance data and the SageMaker SDK
+	$(BIN)/python -m launcher.config.sagemaker_api
 
 test: $(STAMP) $(TOOLKIT_STAMP) ## the whole suite; starts and stops every service it needs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -19,8 +19,9 @@ import click
 
 from launcher import __version__
 from launcher.commands import cli_launch, cli_project, cli_runs, cli_sweep
-from launcher.errors import EXIT_RUNTIME, Interrupted, LauncherError, interruption
-from train.timeline import mark
+from launcher.core.errors import EXIT_RUNTIME, Interrupted, LauncherError, interruption
+from train.contract.files import private_umask
+from train.contract.timeline import mark
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,8 +31,8 @@ def cli() -> None:
 
 
 for command in (cli_launch.validate, cli_launch.run, cli_sweep.sweep, cli_launch.rehearse, cli_launch.shell,
-                cli_runs.status,
-                cli_runs.stop, cli_runs.reproduce, cli_runs.diff, cli_project.schema, cli_project.new_task):
+                cli_runs.status, cli_runs.stop, cli_runs.list_runs, cli_runs.reproduce, cli_runs.diff,
+                cli_project.schema, cli_project.new_task):
     cli.add_command(command)
 
 
@@ -62,6 +63,7 @@ def main() -> None:
     which for a launch that imported mlflow takes most of a second and has nothing left to do.
     """
     mark("launcher_start")
+    private_umask()  # what the launcher writes (the store, configs, code, outputs) is its user's alone
     try:
         _run_cli()
         code = 0

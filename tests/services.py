@@ -88,6 +88,20 @@ class MotoServer:
         self._post("/moto-api/recorder/reset-recording")
         self._post("/moto-api/recorder/start-recording")
 
+    def calls(self, service_prefix: str) -> list[tuple[str, str]]:
+        """(X-Amz-Target, region its signature names) of every recorded request to a JSON service whose target
+        starts with `service_prefix` (e.g. "secretsmanager."): which operations were called, and where."""
+        with urllib.request.urlopen(f"{self.endpoint}/moto-api/recorder/download-recording", timeout=10) as response:
+            lines = response.read().decode().splitlines()
+        found = []
+        for line in lines:
+            headers = {key.lower(): value for key, value in json.loads(line)["headers"].items()}
+            target = headers.get("x-amz-target", "")
+            if target.lower().startswith(service_prefix.lower()):
+                scope = headers.get("authorization", "").split("Credential=", 1)[-1].split("/")
+                found.append((target, scope[2] if len(scope) > 2 else ""))
+        return found
+
     def recorded(self, target: str) -> list[dict[str, Any]]:
         """JSON bodies of the recorded requests whose X-Amz-Target is `target` (e.g. SageMaker.CreateTrainingJob)."""
         with urllib.request.urlopen(f"{self.endpoint}/moto-api/recorder/download-recording", timeout=10) as response:

@@ -105,7 +105,7 @@ def test_status_settles_a_failed_spot_job_with_its_reason_cost_and_undelivered_m
 
     run = MlflowClient(tracking_uri=cloud.tracking_uri).get_run(report["run_id"])
     assert run.info.status == "FAILED"
-    assert run.data.tags["launcher.failure_reason"] == "AlgorithmError: CUDA out of memory"
+    assert run.data.tags["launcher.failure_reason"] == "AlgorithmError: CUDA out of memory (last step logged: 3)"
     assert run.data.tags["launcher.billable_seconds"] == "120"
     assert run.data.tags["launcher.spot_savings_percent"] == "70.0"
     history = MlflowClient(tracking_uri=cloud.tracking_uri).get_metric_history(report["run_id"], "val_loss")
@@ -121,3 +121,35 @@ def output_tar(files: dict[str, str]) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def test_status_reports_an_output_s3_refuses_and_keeps_the_points_pending(cloud: CloudProject) -> None:
+    """An S3 answer that is not "no such key" (AccessDenied here) is not taken for "no output": status says so
+    and leaves the run as it was; once S3 answers, the same status replays every point and settles the run."""
+    from mlflow import MlflowClient
+
+    report = cloud.run("--output", "json").json()
+    journal = "".join(json.dumps(["val_loss", 1.0 / step, 1_700_000_000_000 + step, step]) + "\n"
+                      for step in range(1, 6))
+    key = f"outputs/{report['job_name']}/output/output.tar.gz"
+    cloud.client("s3").put_object(Bucket=BUCKET, Key=key, Body=output_tar({
+        "smlaunch/metrics.jsonl": journal, "smlaunch/pending.json": '{"metrics": 5}',
+        "smlaunch/ended.json": '{"task": "returned"}'}))
+    env = {**cloud.env, "MLFLOW_TRACKING_URI": cloud.tracking_uri}
+
+    def deny_output(request: Request) -> Action:
+        if request.method == "GET" and key in request.path:
+            return status(403, b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")
+        return FORWARD
+
+    with FaultProxy(cloud.moto.endpoint, deny_output) as proxy:
+        shown = cloud.project.smlaunch("status", report["run_id"], env={**env, "AWS_ENDPOINT_URL_S3": proxy.url})
+    assert shown.code == 1 and "AccessDenied" in shown.stderr and "Traceback" not in shown.stderr
+    client = MlflowClient(tracking_uri=cloud.tracking_uri)
+    assert client.get_run(report["run_id"]).info.status == "RUNNING"  # not settled as "no output"
+    assert client.get_metric_history(report["run_id"], "val_loss") == []
+
+    shown = cloud.project.smlaunch("status", report["run_id"], "--output", "json", env=env)
+    assert shown.code == 0, shown.stderr
+    assert shown.json()["run_status"] == "FINISHED"
+    assert [m.step for m in client.get_metric_history(report["run_id"], "val_loss")] == [1, 2, 3, 4, 5]

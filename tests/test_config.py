@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from launcher.config.loader import load_launch_spec
-from launcher.errors import ConfigError
+from launcher.core.errors import ConfigError
 from tests.conftest import Project
 
 

@@ -134,8 +134,8 @@ def test_the_torchrun_request_is_valid_and_is_what_the_rehearsal_ran(cloud: Clou
     from botocore.validate import ParamValidator
 
     from launcher.executors.tree import resource_config
-    from train import torchrun
-    from train.contract import ContainerPaths, TrainingEnvironment
+    from train.contract.paths import ContainerPaths, TrainingEnvironment
+    from train.runtime import torchrun
 
     settings = ["--set", "distribution.type=torchrun", "--set", "channels.training.distribution=FullyReplicated",
                 "--set", "train.epochs=2"]
@@ -174,10 +174,10 @@ def test_gpu_paths_without_a_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     """What can be checked here of the GPU paths: counting GPUs, 'auto' resolving to one worker per GPU and
     nccl, each worker's device, the GPUs reaching SM_NUM_GPUS, and --gpus for local_gpu containers."""
     from launcher.executors.docker import run_command
-    from train import torchrun
-    from train.contract import ContainerPaths, TrainingEnvironment
-    from train.distributed import Distributed
-    from train.toolkit_env import count_gpus, toolkit_variables
+    from train.contract.paths import ContainerPaths, TrainingEnvironment
+    from train.runtime import torchrun
+    from train.runtime.distributed import Distributed
+    from train.runtime.toolkit_env import count_gpus, toolkit_variables
 
     fake = tmp_path / "bin/nvidia-smi"  # what nvidia-smi --list-gpus prints on a 4-GPU instance
     fake.parent.mkdir()

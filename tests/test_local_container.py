@@ -55,7 +55,7 @@ def test_image_labels_and_entrypoint(training_image: str, docker_env: dict[str, 
     assert '"org.opencontainers.image.revision"' in labels
     script = subprocess.run(["docker", "run", "--rm", "--network", "host", training_image, "cat",
                              "/usr/local/bin/train"], env=docker_env, capture_output=True, text=True, check=True)
-    from train.contract import entrypoint_script
+    from train.contract.paths import entrypoint_script
 
     assert script.stdout == entrypoint_script()
     launcher = subprocess.run(["docker", "run", "--rm", "--network", "host", training_image, "python3", "-c",

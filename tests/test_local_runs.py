@@ -73,7 +73,7 @@ def test_ctrl_c_stops_the_hosts_and_ends_the_run_killed(project: Project) -> Non
     assert json.loads(stdout) == {"error": "stopped by the user (Ctrl-C)", "exit_code": 130}
     (run,) = project.runs()
     assert run.info.status == "KILLED"
-    assert run.data.tags["launcher.failure_reason"] == "stopped by the user (Ctrl-C)"
+    assert run.data.tags["launcher.failure_reason"].startswith("stopped by the user (Ctrl-C)")
     assert processes_in(project.root) == []  # no host (each runs in its tree under the project) is left
 
 

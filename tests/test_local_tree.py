@@ -11,8 +11,8 @@ import pytest
 from launcher.executors.host_env import process_environment
 from launcher.executors.tree import host_environment, lay_out_host
 from tests.conftest import REPO
-from train.contract import ContainerPaths, TrainingEnvironment
-from train.toolkit_env import toolkit_variables
+from train.contract.paths import ContainerPaths, TrainingEnvironment
+from train.runtime.toolkit_env import toolkit_variables
 
 TOOLKIT_PYTHON = REPO / ".venv-toolkit" / "bin" / "python"
 TOOLKIT_ENV = """

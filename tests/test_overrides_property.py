@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from launcher.config.loader import load_launch_spec
 from launcher.config.spec import LaunchSpec
 from launcher.config.validation import JOB_SCHEMA, TRAINING_SCHEMA, load_schema
-from launcher.errors import ConfigError
+from launcher.core.errors import ConfigError
 from tests.conftest import REPO
 
 

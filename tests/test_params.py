@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from train.params import flatten
+from train.contract.params import flatten
 
 
 def test_flatten_uses_dotted_keys_and_json_values() -> None:

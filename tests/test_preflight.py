@@ -172,7 +172,7 @@ def test_a_tracking_server_the_job_cannot_reach_is_refused(cloud: CloudProject, 
 
 
 def test_route_resolution_judges_what_a_name_points_to() -> None:
-    from launcher.errors import LauncherError
+    from launcher.core.errors import LauncherError
     from launcher.preflight.tracking import check_route
 
     with pytest.raises(LauncherError, match=r"resolves to 127\.0\.0\.1: 127\.0\.0\.1 is this machine"):
@@ -189,7 +189,8 @@ def test_the_jobs_own_credentials_are_tried_not_the_laptops(project: Project, mo
     for key, value in laptop.items():  # this test's own reads of the server (nothing created?) authenticate too
         monkeypatch.setenv(key, value)
     without = dry_run(cloud, env=laptop)["tracking credentials"]
-    assert not without["ok"] and "refuses the job (401)" in without["detail"]  # the laptop's do not count
+    assert not without["ok"] and "asks for credentials (401) and SageMaker will have none" in without["detail"]
+    assert "secrets:" in without["detail"]  # what to add; the laptop's own credentials do not count
     secrets = cloud.client("secretsmanager")
     secrets.create_secret(Name="mlflow/password", SecretString=AUTH_PASSWORD)
     config = cloud.project.root / "configs/cloud.yaml"
@@ -197,7 +198,31 @@ def test_the_jobs_own_credentials_are_tried_not_the_laptops(project: Project, mo
                       "secrets:\n  MLFLOW_TRACKING_PASSWORD: mlflow/password\n")
     with_secret = dry_run(cloud, env=laptop)
     assert with_secret["tracking credentials"]["ok"], with_secret["tracking credentials"]
+    assert "MLFLOW_TRACKING_PASSWORD from Secrets Manager" in with_secret["tracking credentials"]["detail"]
     assert with_secret["secret MLFLOW_TRACKING_PASSWORD"]["ok"]
+    assert [target for target, _ in moto.calls("secretsmanager.")] == ["secretsmanager.CreateSecret",
+                                                                     "secretsmanager.DescribeSecret",
+                                                                     "secretsmanager.DescribeSecret"]
+
+
+def test_a_secret_in_another_region_is_described_there_and_never_read(cloud: CloudProject) -> None:
+    """Pre-flight asks the region the ARN names (not the job's), with DescribeSecret only: the value is the
+    job's to read, with its own role."""
+    import boto3
+
+    other = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=cloud.moto.endpoint,
+                         aws_access_key_id="testing", aws_secret_access_key="testing")
+    arn = other.create_secret(Name="team/token", SecretString='{"token": "value-never-read"}')["ARN"]
+    config = cloud.project.root / "configs/cloud.yaml"
+    config.write_text(config.read_text() + f"secrets:\n  HF_TOKEN: {arn}#token\n  MISSING: {arn[:-6]}nope#token\n")
+    result = cloud.run("--dry-run", "--output", "json")
+    checks = {check["check"]: check for check in result.json()["preflight"]}
+    assert checks["secret HF_TOKEN"]["ok"] and arn in checks["secret HF_TOKEN"]["detail"]
+    assert not checks["secret MISSING"]["ok"] and "not found" in checks["secret MISSING"]["detail"]
+    assert result.json()["request"]["Environment"]["SMLAUNCH_SECRET_HF_TOKEN"] == f"{arn}#token"
+    calls = [call for call in cloud.moto.calls("secretsmanager.") if call[0] != "secretsmanager.CreateSecret"]
+    assert calls == [("secretsmanager.DescribeSecret", "us-east-1")] * 2
+    assert "value-never-read" not in result.stdout + result.stderr
 
 
 def test_a_vpc_without_a_way_to_s3_fails(cloud: CloudProject) -> None:

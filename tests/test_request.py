@@ -49,7 +49,7 @@ def test_request_is_valid_for_sagemaker_and_hands_over_the_run(project: Project)
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}
     assert channels == {"config": (project.root / "staged").as_uri(),
                         "training": (project.root / "data" / "digits").as_uri()}
-    assert request["HyperParameters"]["optimizer.lr"] == "0.003"
+    assert "HyperParameters" not in request  # the training config travels whole in the config channel
     assert {"Key": "mlflow.run_id", "Value": RUN.run_id} in request["Tags"]
     assert build_request(spec, RUN, "job-1", config_uri=str(project.root / "staged")) == request  # pure
 
@@ -66,7 +66,7 @@ def test_managed_mlflow_arn_goes_into_the_job_without_credentials(project: Proje
 
 
 def test_credentials_in_the_job_environment_are_refused_with_a_managed_arn(project: Project) -> None:
-    from launcher.errors import ConfigError
+    from launcher.core.errors import ConfigError
 
     arn = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/team"
     with pytest.raises(ConfigError, match="authenticates with the job's role"):

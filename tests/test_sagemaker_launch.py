@@ -151,8 +151,8 @@ def test_stop_reports_an_api_error_and_leaves_the_run_alone(cloud: CloudProject)
 def test_stop_kills_the_run_once_sagemaker_accepts(cloud: CloudProject, monkeypatch: pytest.MonkeyPatch) -> None:
     from botocore.stub import Stubber
 
-    from launcher.cloud import jobs
     from launcher.cloud.aws import Aws
+    from launcher.commands import jobs
 
     report = cloud.run("--output", "json").json()
     for key, value in cloud.env.items():

@@ -7,7 +7,7 @@ import gc
 import pytest
 
 from tests.conftest import Project
-from train.startup import imports_without_gc
+from train.contract.startup import imports_without_gc
 
 
 def test_the_pause_freezes_what_was_loaded_and_restores_the_collector() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from launcher.errors import ConfigError
+from launcher.core.errors import ConfigError
 from launcher.sweep.search import BayesianSearch
 from launcher.sweep.spec import load_sweep
 from launcher.sweep.trials import TrialResult
@@ -266,3 +266,42 @@ def test_ctrl_c_reaches_trials_even_when_only_the_sweep_is_signalled(project: Pr
     parent, children = runs_by_parent(project)
     assert (parent.info.status, [c.info.status for c in children]) == ("KILLED", ["KILLED", "KILLED"])
     assert processes_in(project.root) == []
+
+
+def test_a_bayesian_sweep_over_exponent_values_resumes_with_the_values_it_ran(project: Project) -> None:
+    """`1e-05` is a number (YAML 1.2), recorded as the param `1e-05` and read back as that float on resume (it
+    used to come back as the string '1e-05', and resuming died with a ValueError)."""
+    project.write("configs/sweeps/exp.yaml", """\
+config: ../local.yaml
+set: [train.epochs=1]
+strategy: bayesian
+max_trials: 3
+max_parallel: 1
+seed: 5
+objective: {metric: val_loss, goal: minimize}
+parameters:
+  train.optimizer.lr: {values: [1e-05, 1e-03]}
+  train.model.dropout: {min: 0.0, max: 0.2}
+""")
+    sweep, log = start_sweep(project, "configs/sweeps/exp.yaml")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and "trial 1: FINISHED" not in log.read_text():
+        assert sweep.poll() is None, log.read_text()[-3000:]
+        time.sleep(0.3)
+    os.killpg(sweep.pid, signal.SIGINT)
+    sweep.wait(timeout=120)
+    assert sweep.returncode == 130, log.read_text()[-3000:]
+    parent, children = runs_by_parent(project)
+    assert parent.info.status == "KILLED" and "launcher.failure_reason" in parent.data.tags
+    finished = [run for run in children if run.info.status == "FINISHED"]
+    assert finished and finished[0].data.params["train.optimizer.lr"] in ("1e-05", "0.001")
+
+    resumed = project.smlaunch("sweep", "--resume", parent.info.run_id, "--tracking-uri", project.tracking_uri,
+                               "--output", "json")
+    assert resumed.code == 0, resumed.stderr[-3000:]
+    trials = resumed.json()["trials"]
+    assert [trial["trial"] for trial in trials] == [1, 2, 3]
+    assert all(trial["values"]["train.optimizer.lr"] in (1e-05, 0.001) for trial in trials)  # floats, not text
+    parent, children = runs_by_parent(project)
+    assert parent.info.status == "FINISHED"
+    assert "launcher.failure_reason" not in parent.data.tags  # the interrupted attempt's reason is gone

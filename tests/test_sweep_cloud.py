@@ -48,7 +48,7 @@ def test_a_random_sweep_on_sagemaker_starts_one_followed_job_per_trial(cloud: Cl
     assert jobs == {run.data.tags["launcher.job_name"] for run in children}
     for child in children:  # each job carries its own trial's values (the console's hyperparameter mirror)
         job = sagemaker.describe_training_job(TrainingJobName=child.data.tags["launcher.job_name"])
-        assert job["HyperParameters"]["optimizer.lr"] == child.data.params["train.optimizer.lr"]
+        assert "HyperParameters" not in job  # the trial's values are in its config channel and its params
         assert child.info.status == "FINISHED"  # moto's jobs complete at once; the launcher followed each
 
 

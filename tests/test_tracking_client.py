@@ -35,10 +35,14 @@ def test_every_kind_of_tracking_uri_is_classified_and_resolved_once(uri: str, ki
     assert tracking_uri.resolve(uri, Path("/work/x")) == (resolved or uri)
 
 
-def test_userinfo_is_redacted_wherever_a_uri_is_shown() -> None:
-    assert tracking_uri.redact("https://ana:s3cret@mlflow.example.com:5000/x") == \
-        "https://***@mlflow.example.com:5000/x"
-    assert tracking_uri.redact("http://mlflow:5000") == "http://mlflow:5000"
+def test_userinfo_and_credential_queries_are_redacted_wherever_a_uri_is_shown() -> None:
+    from train.contract.uris import redact
+
+    assert redact("https://ana:s3cret@mlflow.example.com:5000/x") == "https://***@mlflow.example.com:5000/x"
+    assert redact("http://mlflow:5000") == "http://mlflow:5000"
+    assert redact("sqlite:////abs/mlflow.db") == "sqlite:////abs/mlflow.db"  # untouched, not normalized
+    assert redact("https://git.example.com/org/repo.git?access_token=glpat-abc123def456&ref=main") == \
+        "https://git.example.com/org/repo.git?access_token=***&ref=main"
 
 
 @pytest.mark.filterwarnings("ignore:Could not find any registered plugin")

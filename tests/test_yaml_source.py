@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from launcher.config.yaml_source import Location, load_yaml_mapping
-from launcher.errors import ConfigError
+from launcher.core.errors import ConfigError
 
 
 def load_error(tmp_path: Path, content: bytes | str) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from train.timeline import mark
+from train.contract.timeline import mark
 
 mark("container_start")
 
-from train.bootstrap import main  # noqa: E402  (the mark comes first: it times the imports)
+from train.runtime.bootstrap import main  # noqa: E402  (the mark comes first: it times the imports)
 
 if __name__ == "__main__":
     main()

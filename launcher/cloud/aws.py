@@ -1,7 +1,10 @@
-"""The launcher's one door to AWS (boto3, imported lazily): S3, ECR, STS, SageMaker and CloudWatch Logs calls.
+"""The launcher's one door to AWS (boto3, imported lazily): S3, ECR, STS, IAM, EC2, SageMaker, Secrets Manager
+and CloudWatch Logs calls. No other module of the launcher makes a boto3 client.
 
-Every method maps botocore's errors to `AwsError` with a sentence a user can act on. The endpoint comes from
-botocore's own configuration, so `AWS_ENDPOINT_URL` points everything at a local moto server in tests.
+Every method maps botocore's errors to `AwsError` with a sentence a user can act on, and tells "not there"
+(NoSuchKey, 404) apart from every other error, which is reported, never taken for an absence. The endpoint
+comes from botocore's own configuration, so `AWS_ENDPOINT_URL` points everything at a local moto server in
+tests.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from launcher.errors import ExecutionError
+from launcher.core.errors import ExecutionError
 
 if TYPE_CHECKING:
     import boto3
@@ -50,6 +54,32 @@ def _code(error: Exception) -> str:
     return str(response.get("Error", {}).get("Code", type(error).__name__))
 
 
+NOT_THERE = ("404", "NoSuchKey", "NotFound", "NoSuchBucket")
+
+
+def _not_there(error: Exception) -> bool:
+    """The answer says the object (or bucket) does not exist: not a refusal, not a throttle, not an outage."""
+    return _code(error) in NOT_THERE
+
+
+@cache
+def service_model(service: str = "sagemaker") -> Any:
+    """botocore's service model (the API's shapes), loaded without credentials or a client (≈0.1 s, once)."""
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(service)
+
+
+def check_request(request: dict[str, Any], operation: str = "CreateTrainingJob") -> None:
+    """Validate a SageMaker request (CreateTrainingJob, CreateHyperParameterTuningJob) against botocore's own
+    service model (types, required members, lengths, minimums), before it is sent or printed by --dry-run."""
+    from botocore.validate import ParamValidator
+
+    report = ParamValidator().validate(request, service_model("sagemaker").operation_model(operation).input_shape)
+    if report.has_errors():
+        raise AwsError(f"the request does not match SageMaker's API:\n{report.generate_report()}")
+
+
 class Aws:
     """boto3 clients for one region, created on first use."""
 
@@ -77,6 +107,7 @@ class Aws:
         return region
 
     def client(self, service: str) -> Any:
+        """The boto3 client for `service` (inside this module; tests put botocore's Stubber on it)."""
         if service not in self._clients:
             from botocore.config import Config
 
@@ -137,10 +168,35 @@ class Aws:
         try:
             answer: dict[str, Any] = self.client("s3").head_object(Bucket=bucket, Key=key)
         except ClientError as error:
-            if _code(error) in ("404", "NoSuchKey", "NotFound"):
+            if _not_there(error):
                 return None
             raise AwsError(f"cannot read {uri} ({_code(error)})") from error
         return answer
+
+    def read_object(self, uri: str) -> Any | None:
+        """A stream of an object's body, or None when there is no such object; any other answer (AccessDenied,
+        a throttle, an outage) is an AwsError."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        bucket, key = split_s3_uri(uri)
+        try:
+            return self.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+        except ClientError as error:
+            if _not_there(error):
+                return None
+            raise AwsError(f"cannot read {uri} ({_code(error)})") from error
+        except BotoCoreError as error:
+            raise AwsError(f"cannot read {uri} ({_code(error)})") from error
+
+    def download(self, uri: str, path: Path) -> None:
+        """Download one object to `path`."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        bucket, key = split_s3_uri(uri)
+        try:
+            self.client("s3").download_file(bucket, key, str(path))
+        except (ClientError, BotoCoreError) as error:
+            raise AwsError(f"cannot download {uri} ({_code(error)})") from error
 
     def list_objects(self, uri: str, limit: int | None = 1000) -> list[dict[str, Any]]:
         """Up to `limit` (None: all) objects whose key starts with the URI's key (S3's own prefix semantics)."""
@@ -270,10 +326,11 @@ class Aws:
                                TrackingServerName=name)
 
     # Secrets Manager ----------------------------------------------------------------------------------------
-    def secret_arn(self, reference: str) -> str:
-        """The full ARN of a secret given by ARN or name (DescribeSecret: metadata only, never the value)."""
-        found = self.call("secretsmanager", "describe_secret", f"secret {reference} not found or not readable",
-                          SecretId=reference)
+    def secret_arn(self, secret: str) -> str:
+        """The full ARN of a secret given by ARN or name (DescribeSecret: metadata only, never the value), asked
+        of this door's region: an ARN's own region is the caller's to pick (`Aws(reference.region)`)."""
+        found = self.call("secretsmanager", "describe_secret", f"secret {secret} not found or not readable",
+                          SecretId=secret)
         return str(found["ARN"])
 
     # CloudWatch Logs ----------------------------------------------------------------------------------------
@@ -293,5 +350,20 @@ class Aws:
         arguments: dict[str, Any] = {"logGroupName": LOG_GROUP, "logStreamName": stream, "startFromHead": True}
         if token:
             arguments["nextToken"] = token
-        found = self.client("logs").get_log_events(**arguments)
+        found = self.call("logs", "get_log_events", f"cannot read the log stream {stream}", **arguments)
         return (event["message"] for event in found.get("events", [])), found.get("nextForwardToken")
+
+    # EC2 ----------------------------------------------------------------------------------------------------
+    def instance_type(self, name: str) -> dict[str, Any] | None:
+        """EC2's DescribeInstanceTypes entry for a SageMaker type (`ml.g5.xlarge` → `g5.xlarge`): its GPUs and
+        instance storage; None when EC2 does not know the type."""
+        from botocore.exceptions import ClientError
+
+        try:
+            found = self.client("ec2").describe_instance_types(InstanceTypes=[name.removeprefix("ml.")])
+        except ClientError as error:
+            if _code(error) in ("InvalidInstanceType", "InvalidParameterValue"):
+                return None
+            raise AwsError(f"cannot describe instance type {name} ({_code(error)})") from error
+        types: list[dict[str, Any]] = found.get("InstanceTypes", [])
+        return types[0] if types else None

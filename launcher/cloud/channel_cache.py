@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.cloud.aws import Aws, split_s3_uri
+from train.contract.files import private_dir, write_atomically
 
 
 @dataclass(frozen=True)
@@ -38,27 +39,26 @@ def fetch_channel(aws: Aws, uri: str, target: Path, sample: int | None = None, r
                   ) -> CachedChannel:
     """Make `target` hold the channel's objects (relative to its prefix), through the cache."""
     bucket, prefix = split_s3_uri(uri)
-    bucket_dir = (root or cache_root()) / bucket
-    bucket_dir.mkdir(parents=True, exist_ok=True)
+    bucket_dir = private_dir((root or cache_root()) / bucket)
     etags: dict[str, str] = json.loads(_etags_file(bucket_dir).read_text()) if _etags_file(bucket_dir).exists() \
         else {}
     objects = sorted((item for item in aws.list_objects(uri, limit=None) if not item["Key"].endswith("/")),
                      key=lambda item: item["Key"])
     downloaded = 0
-    target.mkdir(parents=True, exist_ok=True)
+    private_dir(target)
     base = prefix if prefix.endswith("/") or not prefix else prefix.rsplit("/", 1)[0] + "/"
     for item in objects[:sample] if sample is not None else objects:
         key, etag = item["Key"], item["ETag"]
         cached = bucket_dir / key
         if etags.get(key) != etag or not cached.exists():
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            aws.client("s3").download_file(bucket, key, str(cached))
+            private_dir(cached.parent)
+            aws.download(f"s3://{bucket}/{key}", cached)
             etags[key] = etag
             downloaded += 1
         link = target / key[len(base):]
-        link.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(link.parent)
         link.unlink(missing_ok=True)
         os.link(cached, link)
-    _etags_file(bucket_dir).write_text(json.dumps(etags))
+    write_atomically(_etags_file(bucket_dir), json.dumps(etags))
     kept = objects[:sample] if sample is not None else objects
     return CachedChannel(target, len(kept), downloaded, sum(int(item["Size"]) for item in kept))

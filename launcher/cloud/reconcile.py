@@ -1,26 +1,31 @@
 """Settle a run whose job ended while no launcher was watching: what `smlaunch status` does before it reports.
 
-For a SageMaker job, DescribeTrainingJob says how it ended (status, FailureReason, billable seconds); metric
-points the container could not deliver are fetched from its output.tar.gz (the journal under smlaunch/) and
-replayed. For a local job, the launcher left `outcome.json` beside the host trees. Either way the run ends as
-the job did (tracking.lifecycle.settle), with the cost inputs recorded on it for cloud jobs.
+For a SageMaker job, DescribeTrainingJob says how it ended (status, FailureReason, billable seconds); the job's
+record comes from its output.tar.gz (the journal, what was left pending, whether the task returned) and, for a
+model it could not log, its model.tar.gz. An object that is not there means the job wrote none; any other
+answer from S3 (AccessDenied, a throttle) is reported, and the run is left as it is, its points still pending.
+For a local job, the launcher left `outcome.json` beside the host trees. Either way the run ends as the job
+did (tracking.lifecycle.settle), with the cost inputs recorded on it for cloud jobs.
 """
 
 from __future__ import annotations
 
 import tarfile
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from launcher.cloud.aws import Aws, split_s3_uri
-from launcher.job.outcome import OUTCOME_FILE, TERMINAL, JobOutcome
+from launcher.cloud.aws import Aws
+from launcher.job.outcome import COMPLETED, FAILED, NOT_RETURNED, OUTCOME_FILE, TERMINAL, JobOutcome
 from launcher.tracking import client
 from launcher.tracking.client import TrackedRun
 from launcher.tracking.lifecycle import settle
-from train.bootstrap import unpack
+from train.contract.archive import unpack
+from train.contract.journal import read_marker
+from train.contract.paths import ContainerPaths
 
-RECORD_MEMBER = "smlaunch/"  # inside output.tar.gz: the container's journal and pending marker
+RECORD_MEMBER = "smlaunch/"  # inside output.tar.gz (output/data/): the container's record
 
 
 def cost_tags(job: dict[str, Any]) -> dict[str, str]:
@@ -46,31 +51,35 @@ def cloud_outcome(job: dict[str, Any]) -> JobOutcome:
                       output_data=f"{output}/{job['TrainingJobName']}/output/output.tar.gz" if output else None)
 
 
-def fetch_record(aws: Aws, output_tar: str, into: Path) -> Path | None:
-    """The container's record (journal, pending marker) from the job's output.tar.gz, streamed; None if absent."""
-    bucket, key = split_s3_uri(output_tar)
-    try:
-        body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
-    except Exception:  # no output (a job that failed early): nothing to replay
-        return None
+def fetch_record(aws: Aws, outcome: JobOutcome, tree: ContainerPaths) -> bool:
+    """The container's record from the job's output.tar.gz into `tree` (and, when it left its model pending,
+    model.tar.gz into the tree's model dir); False when the job left no output. AwsError for any other answer."""
+    body = aws.read_object(outcome.output_data) if outcome.output_data else None
+    if body is None:
+        return False
     with tarfile.open(fileobj=body, mode="r|gz") as tar:
-        unpack(tar, into, prefix=RECORD_MEMBER)
-    found = into / RECORD_MEMBER.rstrip("/")
-    return found if found.is_dir() else None
+        unpack(tar, tree.output_data_dir, prefix=RECORD_MEMBER)
+    if read_marker(tree.pending_file).get("model") and outcome.model_artifact:
+        model = aws.read_object(outcome.model_artifact)
+        if model is not None:
+            with tarfile.open(fileobj=model, mode="r|gz") as tar:
+                unpack(tar, tree.model_dir)
+    return True
 
 
 def settle_cloud_run(run: TrackedRun, job: dict[str, Any], aws: Aws) -> str:
     """End `run` as its ended SageMaker job did; returns the run's status."""
     status = client.run_status(run)
-    if job["TrainingJobStatus"] not in TERMINAL:
+    if job["TrainingJobStatus"] not in TERMINAL or status != "RUNNING":
         return status
-    if status == "RUNNING":
-        client.set_tags(run, cost_tags(job))
     outcome = cloud_outcome(job)
     with tempfile.TemporaryDirectory(prefix="smlaunch-record-") as scratch:
-        record = fetch_record(aws, outcome.output_data, Path(scratch)) if status == "RUNNING" and \
-            outcome.output_data else None
-        return settle(run, outcome, record)
+        tree = ContainerPaths(Path(scratch))
+        found = fetch_record(aws, outcome, tree)  # before anything is recorded: an S3 refusal changes nothing
+        client.set_tags(run, cost_tags(job))
+        if found and outcome.status == COMPLETED and tree.metrics_journal.exists() and not tree.ended_file.exists():
+            outcome = replace(outcome, status=FAILED, failure_reason=NOT_RETURNED)
+        return settle(run, outcome, tree if found else None)
 
 
 def settle_local_run(run: TrackedRun, job_dir: Path) -> str:

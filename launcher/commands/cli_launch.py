@@ -16,7 +16,7 @@ from launcher.commands.options import (
     overrides_option,
     print_warnings,
 )
-from launcher.errors import EXIT_RUNTIME
+from launcher.core.errors import EXIT_RUNTIME
 
 
 @click.command()
@@ -26,7 +26,7 @@ from launcher.errors import EXIT_RUNTIME
 def validate(config: Path, overrides: tuple[str, ...], output: str) -> None:
     """Check CONFIG (and the training config it names) without creating anything."""
     from launcher.config.loader import load_launch_spec
-    from launcher.config.tracking_uri import redact
+    from train.contract.uris import redact
 
     spec = load_launch_spec(config, overrides)
     print_warnings(spec)

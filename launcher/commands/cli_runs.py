@@ -1,4 +1,4 @@
-"""The verbs about launched runs: `status`, `stop`, `reproduce`, `diff`."""
+"""The verbs about launched runs: `status`, `stop`, `list`, `reproduce`, `diff`."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from launcher.commands.options import (
 @job_command
 def status(identifier: str, tracking_uri: str, region: str | None, output: str) -> None:
     """Show the state of a launched job and its MLflow run."""
-    from launcher.cloud import jobs
+    from launcher.commands import jobs
 
     print_mapping(jobs.status(jobs.find(identifier, absolute_uri(tracking_uri), region)), output)
 
@@ -30,10 +30,29 @@ def status(identifier: str, tracking_uri: str, region: str | None, output: str) 
 @click.command()
 @job_command
 def stop(identifier: str, tracking_uri: str, region: str | None, output: str) -> None:
-    """Stop a SageMaker job and end its MLflow run KILLED."""
-    from launcher.cloud import jobs
+    """Stop a job (SageMaker, or local on this machine) and end its MLflow run KILLED."""
+    from launcher.commands import jobs
 
     print_mapping(jobs.stop(jobs.find(identifier, absolute_uri(tracking_uri), region)), output)
+
+
+@click.command("list")
+@tracking_option
+@click.option("--experiment", default=None, help="Only this experiment's runs.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs, newest first.")
+@output_option
+def list_runs(tracking_uri: str, experiment: str | None, limit: int, output: str) -> None:
+    """List the newest runs of the store (a local run whose launcher died is settled first)."""
+    from launcher.commands import jobs
+
+    runs = jobs.list_runs(absolute_uri(tracking_uri), experiment, limit)
+    if output == "json":
+        click.echo(json.dumps(runs))
+        return
+    for run in runs:
+        reason = f"  ({run['reason'][:80]})" if run["reason"] and run["status"] != "FINISHED" else ""
+        name = run["job_name"] or run["name"] or ""
+        click.echo(f"{run['run_id']}  {run['status']:<8}  {run['mode'] or '':<15}  {name}{reason}")
 
 
 @click.command()

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from launcher.commands.options import absolute_uri, output_option, overrides_option, print_warnings, tracking_option
-from launcher.errors import EXIT_RUNTIME
+from launcher.core.errors import EXIT_RUNTIME
 
 
 @click.command()

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from launcher.cloud.aws import Aws
-from launcher.cloud.request_check import check_request
+from launcher.cloud.aws import Aws, check_request
+from launcher.commands.jobs import settle_orphans
 from launcher.commands.report import LaunchResult
 from launcher.config import tracking_uri
 from launcher.config.spec import LaunchSpec
-from launcher.errors import ConfigError, interruption
-from launcher.executors import execute
+from launcher.core.errors import ConfigError, interruption
+from launcher.core.failsafe import guarded
+from launcher.executors import execute, local_jobs
 from launcher.executors.hosts import JobInterrupted
 from launcher.executors.tree import prune_job_trees
 from launcher.job.code import pack
@@ -33,12 +34,13 @@ from launcher.job.staging import stage_job
 from launcher.preflight.checks import PreflightError, PreflightReport, run_preflight
 from launcher.tracking import client
 from launcher.tracking.client import TrackedRun
+from launcher.tracking.fingerprint import Fingerprint, fingerprint_listing
 from launcher.tracking.lifecycle import settle
 from launcher.tracking.provenance import Provenance, collect_provenance, diff_credentials
 from launcher.tracking.record import record_launch
 from launcher.tracking.run_note import describe_run
 from launcher.tracking.tags import code_tags, image_tags, job_tags, run_tags
-from train.params import flatten
+from train.contract.params import as_params
 
 
 def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: bool = False,
@@ -55,12 +57,16 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
     if leaks:
         raise ConfigError(leaks)
     code = pack(spec.code_dirs, spec.code_max_bytes) if spec.code_dirs else None
-    run = client.start_run(spec.tracking_uri, spec.experiment, spec.run_name, flatten(spec.resolved),
+    if code is not None and code.left_out:
+        print(f"notice: credential files left out of the shipped code: {', '.join(code.left_out)}", file=sys.stderr)
+    run = client.start_run(spec.tracking_uri, spec.experiment, spec.run_name, as_params(spec.resolved),
                            {**run_tags(spec, provenance), **(extra_tags or {})})
     uploaded: list[str] = []
     try:
         prune_job_trees(spec.work_dir, spec.keep_jobs)
         job_name = make_job_name(spec.experiment, run.run_id, datetime.now(UTC))
+        if aws is None:  # this launcher's job, from now on: `status` and the next launch can tell it is alive
+            local_jobs.claim(spec.work_dir / job_name)
         staged = stage_job(spec, run.run_id, job_name, code)
         staging, config_uri, code_file = staged.directory, staged.config_uri, staged.code_file
         image = report.image.uri if report.image else None
@@ -73,13 +79,13 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
             outcome = execute(spec.mode, request, spec.work_dir, shared, interactive, interrupt_after, record)
             outcome.save(spec.work_dir / job_name / OUTCOME_FILE)  # `smlaunch status` can settle it later
         else:
-            check_request(request, aws)
+            check_request(request)
             uploaded = aws.upload(staged.uploads())
             submitted_at = time.time()
             job_arn = aws.create_training_job(request)
     except JobInterrupted as stopped:  # the hosts are stopped; the run ends KILLED, the launcher exits 128+N
         stopped.outcome.save(spec.work_dir / job_name / OUTCOME_FILE)
-        _guarded(settle, run, stopped.outcome)
+        guarded(f"record the end of run {run.run_id}", settle, run, stopped.outcome)
         raise stopped.cause from None
     except BaseException as error:
         _end_failed_launch(run, error)
@@ -96,26 +102,25 @@ def _record(run: TrackedRun, spec: LaunchSpec, provenance: Provenance, aws: Aws 
             tags: dict[str, str], code_file: Path | None) -> None:
     """Configs, code, inputs and tags on the run, once the job is started (so it is not kept waiting): a
     failure here only warns, the job runs anyway."""
-    try:
-        record_launch(run, spec, provenance, aws, staging, tags, code_file)
-    except Exception as error:
-        print(f"warning: the job started, but recording its configs in MLflow failed: {error}", file=sys.stderr)
+    guarded("record the job's configs in MLflow (the job runs anyway)",
+            lambda: record_launch(run, spec, provenance, staging, tags, code_file, _s3_prints(spec, aws)))
+    if spec.is_local:
+        guarded("settle runs whose local job is gone", settle_orphans, spec.tracking_uri)
+
+
+def _s3_prints(spec: LaunchSpec, aws: Aws | None) -> dict[str, Fingerprint]:
+    """The S3 channels' fingerprints, from their listings (what the record keeps of the data)."""
+    if aws is None:
+        return {}
+    return {c.name: fingerprint_listing(c.name, c.uri, aws.list_objects(c.uri, limit=None))
+            for c in spec.channels if c.uri.startswith("s3://")}
 
 
 def _end_failed_launch(run: TrackedRun, error: BaseException) -> None:
     """End the run once, KILLED for an interruption and FAILED otherwise, with the reason; never raises."""
-    if isinstance(error, KeyboardInterrupt):
-        _guarded(client.end_run, run, "KILLED", interruption(error).reason)
-    else:
-        _guarded(client.end_run, run, "FAILED", f"launch failed: {error}")
-
-
-def _guarded(step: Callable[..., object], run: TrackedRun, *args: object) -> None:
-    """A step of a failure path: it must not fail in turn (the tracker may be the thing that broke)."""
-    try:
-        step(run, *args)
-    except Exception as error:
-        print(f"warning: could not record the end of run {run.run_id}: {error}", file=sys.stderr)
+    status, reason = ("KILLED", interruption(error).reason) if isinstance(error, KeyboardInterrupt) else \
+        ("FAILED", f"launch failed: {error}")
+    guarded(f"record the end of run {run.run_id}", client.end_run, run, status, reason)
 
 
 def _image_tags(spec: LaunchSpec, report: PreflightReport) -> dict[str, str]:

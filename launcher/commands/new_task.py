@@ -14,7 +14,7 @@ from string import Template
 
 from launcher.config.tasks import compose, find_task, import_roots, load_task_schema
 from launcher.config.validation import TRAINING_SCHEMA, load_schema
-from launcher.errors import EXIT_BAD_INPUT, LauncherError
+from launcher.core.errors import EXIT_BAD_INPUT, LauncherError
 
 TEMPLATES = Path(__file__).resolve().parent / "task_template"
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from launcher.errors import EXIT_RUNTIME
+from launcher.core.errors import EXIT_RUNTIME
 
 F = TypeVar("F", bound=Callable[..., Any])
 

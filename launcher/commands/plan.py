@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from launcher.cloud.aws import Aws
-from launcher.cloud.request_check import check_request
+from launcher.cloud.aws import Aws, check_request
 from launcher.config.spec import LaunchSpec
 from launcher.job.request import RunIds, build_request, config_location, staged_location
 from launcher.preflight.checks import PreflightReport, run_preflight
-from train.contract import CODE_CHANNEL
+from train.contract.paths import CODE_CHANNEL
 
 PLACEHOLDERS = {"run_id": "<run-id>", "experiment_id": "<experiment-id>", "job_name": "<job-name>"}
 
@@ -48,5 +47,5 @@ def plan(spec: LaunchSpec) -> DryRun:
     request = build_request(spec, ids, job_name, config_location(spec, ids.run_id, job_name), image,
                             report.secret_refs or None, code_uri)
     if spec.mode == "sagemaker":
-        check_request(request, aws if report.ok else None)
+        check_request(request)
     return DryRun(request, report)

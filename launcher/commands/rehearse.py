@@ -24,7 +24,7 @@ from launcher.commands.options import print_warnings
 from launcher.config.loader import load_launch_spec
 from launcher.config.spec import LaunchSpec
 from launcher.config.yaml_source import Location, problem
-from launcher.errors import ConfigError, LauncherError
+from launcher.core.errors import ConfigError, LauncherError
 from launcher.executors import docker
 from launcher.preflight.checks import PreflightReport, run_preflight
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from launcher.config.tracking_uri import redact
 from launcher.job.outcome import JobOutcome
 from launcher.tracking.client import TrackedRun, run_url
+from train.contract.uris import redact
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,14 @@ from launcher.commands.options import print_warnings
 from launcher.commands.report import LaunchResult
 from launcher.config.loader import load_launch_spec
 from launcher.config.spec import TRAIN_KEY
-from launcher.errors import LauncherError
+from launcher.core.errors import LauncherError
 from launcher.job.code import ARCHIVE_NAME
 from launcher.job.staging import CONFIG_ARTIFACT_DIR
 from launcher.tracking import client as tracking
 from launcher.tracking.provenance import collect_provenance
 from launcher.tracking.record import CODE_ARTIFACT_DIR
-from train.bootstrap import unpack
-from train.contract import RESOLVED_CONFIG_FILE
+from train.contract.archive import unpack
+from train.contract.paths import RESOLVED_CONFIG_FILE
 
 
 class ReproduceRefused(LauncherError):

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from launcher.config import tracking_uri
 from launcher.config.spec import LaunchSpec
-from launcher.errors import ExecutionError
+from launcher.core.errors import ExecutionError
 from launcher.executors import docker
 from launcher.executors.tree import host_environment, lay_out_host
 from launcher.job.request import RunIds, build_request

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from launcher.config import sagemaker_api
 from launcher.config.yaml_source import ConfigPath, YamlDocument, problem
-from launcher.errors import ConfigProblem
+from launcher.core.errors import ConfigProblem
 
 LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.config.yaml_source import ConfigPath, YamlDocument, load_yaml_mapping, problem
-from launcher.errors import ConfigError
+from launcher.core.errors import ConfigError
 
 EXTENDS_KEY = "extends"
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from launcher.config.secrets import Finding, check, in_value, scan_text
 from launcher.config.yaml_source import OVERRIDE_SOURCE, ConfigPath, Location, format_path, problem
-from launcher.errors import ConfigProblem
+from launcher.core.errors import ConfigProblem
+from launcher.core.guard import Finding, check, in_line, scan_text
 
 REFERENCES = ("secrets", "not_secrets")  # references to secrets, and the escape hatch itself
 ADVICE = ("credentials never go into a config (they would be recorded as a param, an artifact and the job's "
@@ -66,13 +66,14 @@ def check_files(files: list[tuple[str, Path]], skip: set[tuple[str, int]]) -> li
     found = []
     for shown, path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
-        for line, hit in scan_text(text):
+        for line, hit in scan_text(text, path.name):
             if (shown, line) not in skip:
                 found.append(problem(Location(shown, line, 1), (), f"this line holds what looks like {hit.kind}, and "
                                      f"the file is kept with the run (comments too): {ADVICE}"))
     return found
 
 
-def check_derived(value: str) -> Finding | None:
-    """For text the launcher derives (a git remote, a diff): the shape alone decides."""
-    return in_value(value)
+def check_derived(value: str, filename: str = "derived.txt") -> Finding | None:
+    """For text the launcher derives (a git remote, a line of a diff): the shape (or a keyword assignment, for
+    a line of a file named `filename`) decides."""
+    return in_line(value, filename)

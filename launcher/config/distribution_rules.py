@@ -9,14 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from launcher.config import sagemaker_api
-from launcher.config.spec import LOCAL_GPU
+from launcher.config.spec import LOCAL, LOCAL_GPU
 from launcher.config.yaml_source import ConfigPath, YamlDocument, problem
-from launcher.errors import ConfigProblem
+from launcher.core.errors import ConfigProblem
 
 
 def instance_gpus(instance_type: str) -> int | None:
-    """GPUs of the instance type; None when only the machine itself can tell (`local_gpu`)."""
-    return None if instance_type == LOCAL_GPU else sagemaker_api.gpus(instance_type)
+    """GPUs of the instance type; None when unknown: only the machine itself can tell (`local_gpu`), or no
+    source knows the type (pre-flight then asks EC2)."""
+    if instance_type == LOCAL_GPU:
+        return None
+    return 0 if instance_type == LOCAL else sagemaker_api.gpus(instance_type)
 
 
 def check_distribution(job: dict[str, Any], document: YamlDocument) -> list[ConfigProblem]:

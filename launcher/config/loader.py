@@ -26,13 +26,14 @@ from launcher.config.tasks import channel_files, import_roots
 from launcher.config.training import TrainingConfig, load_training
 from launcher.config.validation import (
     JOB_SCHEMA,
-    apply_defaults,
     load_schema,
+    read_yaml11_booleans,
     schema_at,
     validate_document,
 )
 from launcher.config.yaml_source import ConfigPath, Location, YamlDocument, problem
-from launcher.errors import ConfigError, ConfigProblem
+from launcher.core.errors import ConfigError, ConfigProblem
+from train.contract.defaults import apply_defaults
 
 
 def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...] = (),
@@ -51,6 +52,7 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
     job_doc, job_files = load_composed(job_path)
     for item in (item for item in parsed if item.path[0] != TRAIN_KEY):
         _apply(job_doc, item, problems)
+    read_as = read_yaml11_booleans(job_doc, load_schema(JOB_SCHEMA))
     job_problems = validate_document(job_doc, load_schema(JOB_SCHEMA))
     problems += job_problems
 
@@ -74,15 +76,14 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
     resolve_locations(job, channels, code_dirs, cwd)
     spec = build_spec(job, resolved_training, channels, code_dirs,
                       ConfigSources(job_files, training.files, tuple(overrides)), training.task,
-                      (*training.warnings, *distribution_warnings(job)),
+                      (*read_as, *training.warnings, *distribution_warnings(job)),
                       tuple(channel_files(training.schema, resolved_training)))
     locate = partial(_locate, job_doc=job_doc, train_doc=training.document)
-    limit_problems = check_limits(spec, locate)
-    if limit_problems:
-        raise ConfigError(limit_problems)
     credential_problems = _credentials(spec, locate)
-    if credential_problems:
-        raise ConfigError(credential_problems)
+    limit_problems = [found for found in check_limits(spec, locate)  # a credential is said once, as one
+                      if (found.where, found.field) not in {(c.where, c.field) for c in credential_problems}]
+    if credential_problems or limit_problems:
+        raise ConfigError(credential_problems + limit_problems)
     return spec
 
 
@@ -113,10 +114,10 @@ def _parse_overrides(overrides: list[str] | tuple[str, ...], problems: list[Conf
     return parsed
 
 
-def _locate(path: ConfigPath, job_doc: YamlDocument, train_doc: YamlDocument) -> Location:
+def _locate(path: ConfigPath, job_doc: YamlDocument, train_doc: YamlDocument, key: bool = False) -> Location:
     if path[:1] == (TRAIN_KEY,):
-        return train_doc.locate(path[1:])
-    return job_doc.locate(path)
+        return train_doc.locate(path[1:], key=key)
+    return job_doc.locate(path, key=key)
 
 
 def _apply(document: YamlDocument, item: Override, problems: list[ConfigProblem]) -> None:

@@ -14,7 +14,7 @@ from launcher.config.yaml_source import (
     parse_yaml_value,
     problem,
 )
-from launcher.errors import ConfigError
+from launcher.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Cross-field rules JSON Schema cannot express well, checked on the validated config with located messages.
 
 Channels must suit the mode (S3 for SageMaker, existing directories locally); a SageMaker job needs a tracking
-store it can reach; spot training excludes warm pools; a managed MLflow ARN needs no credentials in the job.
+store it can reach; spot training excludes warm pools; a managed MLflow ARN needs no credentials in the job;
+`secrets:` holds references (train.contract.secret_refs), never a value.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 from launcher.config.spec import Channel
 from launcher.config.tracking_uri import is_local_store, is_managed_mlflow
 from launcher.config.yaml_source import ConfigPath, YamlDocument, problem
-from launcher.errors import ConfigProblem
+from launcher.core.errors import ConfigProblem
+from launcher.core.guard import in_value
+from train.contract import secret_refs
 
 CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 
@@ -36,15 +39,31 @@ def check_mode_rules(job: dict[str, Any], document: YamlDocument) -> list[Config
     if spot.get("enabled") and spot.get("max_wait_seconds", sagemaker["max_runtime_seconds"]) < \
             sagemaker["max_runtime_seconds"]:
         add(("sagemaker", "spot", "max_wait_seconds"), "must be at least sagemaker.max_runtime_seconds")
-    for name in job["secrets"]:
+    for name, text in job["secrets"].items():
         if name in job["environment"]:
             add(("secrets", name), f"{name} is set under environment too: name it in one place only")
+        wrong = reference_problem(text)
+        if wrong:
+            add(("secrets", name), wrong)
     if is_managed_mlflow(uri):
         for name in CREDENTIAL_VARIABLES:
             if name in job["environment"]:
                 add(("environment", name), "a SageMaker managed MLflow server authenticates with the job's role: "
                     "remove tracking credentials from the job")
     return found
+
+
+def reference_problem(text: str) -> str | None:
+    """Why a `secrets:` value is not a Secrets Manager reference (never repeating it: it may be the secret)."""
+    found = in_value(text)
+    if found is not None:
+        return (f"this is not a reference: it looks like {found.kind} itself. Store the value in Secrets Manager "
+                "and put the secret's ARN or name here")
+    try:
+        secret_refs.parse(text)
+    except secret_refs.BadReference as error:
+        return str(error)
+    return None
 
 
 def resolve_channels(

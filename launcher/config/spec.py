@@ -8,12 +8,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from train.contract import TRAIN_KEY as TRAIN_KEY  # re-exported: the config layer's name for it
+from train.contract.paths import TRAIN_KEY as TRAIN_KEY  # re-exported: the config layer's name for it
 
 if TYPE_CHECKING:
     from launcher.config.tasks import TaskSource
 
 LOCAL_MODES = ("local-process", "local-container")
+LOCAL = "local"  # the local instance type: this machine's CPUs
 LOCAL_GPU = "local_gpu"  # the local instance type that gives the job this machine's GPUs
 
 

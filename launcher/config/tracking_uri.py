@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 SQLITE_PREFIX = "sqlite:///"
 MANAGED_MLFLOW_MARKERS = (":mlflow-tracking-server/", ":mlflow-app/")
 PLUGIN_NAMES = ("databricks", "databricks-uc", "uc")  # MLflow URIs that are names, not paths
-REDACTED = "***"
 
 
 class UriKind(Enum):
@@ -92,17 +91,3 @@ def local_store_paths(uri: str, artifact_dir: str | None = None) -> tuple[str, .
     if artifact_dir and artifact_dir.removeprefix("file://").startswith("/"):
         paths.append(artifact_dir.removeprefix("file://"))
     return tuple(dict.fromkeys(paths))
-
-
-def has_userinfo(uri: str) -> bool:
-    """Whether a URL carries `user:password@` (or `token@`) in its authority."""
-    return "://" in uri and "@" in urlsplit(uri).netloc
-
-
-def redact(uri: str) -> str:
-    """The URI with any userinfo replaced by ***, for messages, tags and logs."""
-    if not has_userinfo(uri):
-        return uri
-    parts = urlsplit(uri)
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{REDACTED}@{host}"))

@@ -17,9 +17,15 @@ from launcher.config.composition import load_composed
 from launcher.config.overrides import Override, apply_override, as_string
 from launcher.config.spec import TRAIN_KEY
 from launcher.config.tasks import TaskSource, compose, defines, find_task, load_task_schema
-from launcher.config.validation import TRAINING_SCHEMA, load_schema, schema_at, validate_document
+from launcher.config.validation import (
+    TRAINING_SCHEMA,
+    load_schema,
+    read_yaml11_booleans,
+    schema_at,
+    validate_document,
+)
 from launcher.config.yaml_source import YamlDocument, problem
-from launcher.errors import ConfigError, ConfigProblem
+from launcher.core.errors import ConfigError, ConfigProblem
 
 TASK_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -53,6 +59,7 @@ def load_training(path: Path, display: str, overrides: list[Override], roots: li
             problems.append(problem(item.location, item.path, "set a field inside it, e.g. train.epochs=5"))
         else:
             _apply(document, item, loaded.schema, problems)
+    loaded.warnings.extend(read_yaml11_booleans(document, loaded.schema, prefix=(TRAIN_KEY,)))
     problems.extend(validate_document(document, loaded.schema, prefix=(TRAIN_KEY,)))
     return loaded
 

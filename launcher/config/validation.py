@@ -8,8 +8,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from launcher.config.yaml_source import ConfigPath, YamlDocument, problem
-from launcher.errors import ConfigProblem
+from launcher.config.yaml12 import YAML11_BOOLEANS
+from launcher.config.yaml_source import ConfigPath, YamlDocument, format_path, problem
+from launcher.core.errors import ConfigProblem
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # ../../schemas, shipped in the wheel as package data
 JOB_SCHEMA = "job.schema.json"
@@ -100,23 +101,30 @@ def _describe(error: Any) -> str:
     return str(error.message)
 
 
-def apply_defaults(data: Any, schema: dict[str, Any]) -> Any:
-    """A copy of `data` with every missing property that has a schema `default` filled in, recursively."""
-    if not isinstance(data, dict):
-        return data
-    properties: dict[str, Any] = schema.get("properties", {})
-    result = dict(data)
-    for name, subschema in properties.items():
-        if name not in result and "default" in subschema:
-            result[name] = json.loads(json.dumps(subschema["default"]))
-        if name in result:
-            result[name] = apply_defaults(result[name], subschema)
-    extra = schema.get("additionalProperties")
-    if isinstance(extra, dict):
-        for name in result:
-            if name not in properties:
-                result[name] = apply_defaults(result[name], extra)
-    return result
+def read_yaml11_booleans(document: YamlDocument, schema: dict[str, Any], prefix: ConfigPath = ()) -> list[str]:
+    """Where the schema wants a boolean and the file says `yes`/`no`/`on`/`off` (YAML 1.1's booleans, strings by
+    YAML 1.2's rules, which configs are read by): the boolean it meant, in place, and a warning saying where."""
+    warnings: list[str] = []
+
+    def walk(data: Any, node: dict[str, Any] | None, path: ConfigPath) -> None:
+        if not isinstance(data, dict) or node is None:
+            return
+        properties, extra = node.get("properties", {}), node.get("additionalProperties")
+        for key, value in data.items():
+            sub = properties.get(key) if key in properties else (extra if isinstance(extra, dict) else None)
+            if sub is None:
+                continue
+            if sub.get("type") == "boolean" and isinstance(value, str) and value.lower() in YAML11_BOOLEANS:
+                data[key] = YAML11_BOOLEANS[value.lower()]
+                where = document.locate((*path, key))
+                warnings.append(f"{where}: {format_path((*prefix, *path, key))}: {value!r} read as "
+                                f"{str(data[key]).lower()} (a YAML 1.1 boolean; configs are YAML 1.2): write "
+                                f"{str(data[key]).lower()}")
+            else:
+                walk(value, sub, (*path, key))
+
+    walk(document.data, schema, ())
+    return warnings
 
 
 def schema_at(schema: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:

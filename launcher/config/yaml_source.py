@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from launcher.errors import ConfigError, ConfigProblem
+from launcher.config.yaml12 import Yaml12Loader
+from launcher.core.errors import ConfigError, ConfigProblem
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000  # values built after alias expansion; real configs have a few hundred
@@ -112,7 +113,7 @@ def load_yaml_mapping(path: Path, display: str | None = None) -> YamlDocument:
 
 def _compose_root(text: str, shown: str) -> yaml.Node | None:
     try:
-        loader = yaml.SafeLoader(text)  # the reader rejects control characters already here
+        loader = Yaml12Loader(text)  # the reader rejects control characters already here
         try:
             node: yaml.Node | None = loader.get_single_node()
         finally:
@@ -129,7 +130,7 @@ def _compose_root(text: str, shown: str) -> yaml.Node | None:
 
 
 def _build(root: yaml.Node, document: YamlDocument, shown: str) -> Any:
-    builder = _Builder(yaml.SafeLoader(""), document, shown)
+    builder = _Builder(Yaml12Loader(""), document, shown)
     try:
         data = builder.build(root, ())
     except yaml.MarkedYAMLError as error:  # e.g. an unsafe tag such as !!python/object

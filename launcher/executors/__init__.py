@@ -11,10 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from launcher.errors import ExecutionError
+from launcher.core.errors import ExecutionError
 from launcher.job.outcome import JobOutcome
-from train.handover import DISTRIBUTION_ENV, MASTER_ADDR_ENV, MASTER_PORT_ENV, RESUMABLE_ENV
-from train.timeline import TIMELINE_ENV
+from train.contract.handover import (
+    DISTRIBUTION_ENV,
+    MASTER_ADDR_ENV,
+    MASTER_PORT_ENV,
+    RESUMABLE_ENV,
+    WATCH_LAUNCHER_ENV,
+)
+from train.contract.timeline import TIMELINE_ENV
 
 LOOPBACK = "127.0.0.1"
 HOST_THREADS_ENV = "SMLAUNCH_HOST_THREADS"  # set by a local sweep: threads per host when trials share the cores
@@ -31,7 +37,7 @@ def execute(mode: str, request: dict[str, Any], work_dir: Path, shared_paths: tu
     reclaim (the hosts are told, as a spot job's are, that a SIGTERM is a reclaim to resume from). The hosts of
     a torchrun job meet on loopback, at a port free for this job (SageMaker's hosts use algo-1:29500).
     """
-    local: dict[str, str] = {}
+    local: dict[str, str] = {WATCH_LAUNCHER_ENV: "true"}  # a host stops when this launcher dies (runtime.orphan)
     if interrupt_after is not None:
         local[RESUMABLE_ENV] = "true"
     if request.get("Environment", {}).get(DISTRIBUTION_ENV):
@@ -41,8 +47,7 @@ def execute(mode: str, request: dict[str, Any], work_dir: Path, shared_paths: tu
     threads = os.environ.get(HOST_THREADS_ENV)
     if threads and threads.isdigit():  # local only: a SageMaker host has its instance's cores to itself
         local.update(dict.fromkeys(THREAD_VARIABLES, threads))
-    if local:
-        request = {**request, "Environment": {**request.get("Environment", {}), **local}}
+    request = {**request, "Environment": {**request.get("Environment", {}), **local}}
     if mode == "local-process":
         from launcher.executors.local_process import run_local_process
 

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
 
-from launcher.errors import ExecutionError
+from launcher.core.errors import ExecutionError
 
 CONTAINER_BASE_DIR = "/opt/ml"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.executors.tree import host_environment
-from train.contract import BASE_DIR_ENV, ContainerPaths
+from train.contract.paths import BASE_DIR_ENV, ContainerPaths
 
 MACHINE_BASICS = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "TMPDIR", "SSL_CERT_FILE",
                   "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")

@@ -10,6 +10,7 @@ SageMaker does, written under a temporary name and renamed so a failed write nev
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,14 +22,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from launcher.errors import interruption
+from launcher.core.errors import interruption
 from launcher.executors.pipes import start_feeders
 from launcher.executors.tree import host_names, lay_out_host, local_path
-from launcher.job.outcome import COMPLETED, FAILED, STOPPED, JobOutcome
-from train.contract import FAILURE_REASON_LIMIT, ContainerPaths
-from train.handover import PEER_LOST
-from train.timeline import mark
+from launcher.job.outcome import COMPLETED, FAILED, NOT_RETURNED, STOPPED, JobOutcome
+from train.contract.files import atomic_writer, write_atomically
+from train.contract.handover import PEER_LOST
+from train.contract.liveness import hold
+from train.contract.paths import FAILURE_REASON_LIMIT, ContainerPaths
+from train.contract.timeline import mark
 
+HOSTS_FILE = "hosts.json"  # beside the trees: each host's process (group), for `smlaunch stop`
+STOP_REQUEST_FILE = "stop-request"  # beside the trees: `smlaunch stop` asked, and says so in the reason
 POLL_SECONDS = 0.1
 TERMINATED_CODES = (143, -15)  # the container's exit after SIGTERM, or the signal itself
 STOP_GRACE_SECONDS = 30.0  # SageMaker gives 120 s; a local host's flush is bounded well below this
@@ -74,9 +79,11 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
     with their start-up instead of delaying it.
     """
     job_name = request["TrainingJobName"]
+    job_dir = work_dir / job_name
     hosts = host_names(request["ResourceConfig"]["InstanceCount"])
-    trees = {host: lay_out_host(request, work_dir / job_name / host, host, copy_channels=not launcher.mounts_channels)
+    trees = {host: lay_out_host(request, job_dir / host, host, copy_channels=not launcher.mounts_channels)
              for host in hosts}
+    held = [hold(tree.launcher_lock) for tree in trees.values()]  # released when this process ends, however
     processes: dict[str, subprocess.Popen[str]] = {}
     streamers: list[threading.Thread] = []
     max_runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
@@ -90,6 +97,7 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
             processes[host] = launcher.start(request, trees[host], host)
             mark("host_start")
             streamers.extend(_watch(processes[host], host))
+        write_atomically(job_dir / HOSTS_FILE, json.dumps({host: process.pid for host, process in processes.items()}))
         start_feeders(request, trees, pipes_done)
 
     try:
@@ -121,6 +129,8 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
             launcher.reap(host, process)
         for streamer in streamers:
             streamer.join(timeout=5)
+        for descriptor in held:
+            os.close(descriptor)
     if timed_out:
         return JobOutcome(job_name, FAILED, f"MaxRuntimeExceeded: the job ran longer than {max_runtime} s",
                           output_data=primary_output)
@@ -128,7 +138,13 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
         code = processes[failed].returncode
         ending = STOPPED if code in TERMINATED_CODES else FAILED  # a SIGTERM from outside stops, not fails
         reason = _failure_reason(trees[failed], failed if len(trees) > 1 else None, code)
+        if ending == STOPPED and (job_dir / STOP_REQUEST_FILE).is_file():
+            reason = (job_dir / STOP_REQUEST_FILE).read_text(encoding="utf-8").strip() or reason
         return JobOutcome(job_name, ending, reason, output_data=primary_output)
+    unfinished = [host for host in hosts if not trees[host].ended_file.exists()]
+    if unfinished:  # exit 0, but the task never returned (os._exit, a crash in native code that exits 0)
+        named = f"{unfinished[0]}: " if len(trees) > 1 else ""
+        return JobOutcome(job_name, FAILED, f"{named}{NOT_RETURNED} (exit code 0)", output_data=primary_output)
     output_dir = local_path(request["OutputDataConfig"]["S3OutputPath"]) / job_name / "output"
     model_artifact = _pack(trees[hosts[0]].model_dir, output_dir / "model.tar.gz")
     _pack(trees[hosts[0]].output_data_dir, output_dir / "output.tar.gz")
@@ -215,10 +231,12 @@ def _stop_all(processes: dict[str, subprocess.Popen[str]], launcher: HostLaunche
 
 
 def _failure_reason(paths: ContainerPaths, host: str | None, code: int | None) -> str:
-    """Why the job failed, naming the host when there are several (a single-host job's reason stands alone)."""
+    """Why the job failed (the failure file's reason, before its traceback), naming the host when there are
+    several (a single-host job's reason stands alone)."""
     named = f"{host}: " if host else ""
     if paths.failure_file.exists():
-        reason = paths.failure_file.read_text(encoding="utf-8", errors="replace")[:FAILURE_REASON_LIMIT].strip()
+        text = paths.failure_file.read_text(encoding="utf-8", errors="replace")[:FAILURE_REASON_LIMIT]
+        reason = text.split("\n\n", 1)[0].strip()
         if reason:
             return f"{named}{reason}"
     if code is not None and code < 0:
@@ -229,18 +247,9 @@ def _failure_reason(paths: ContainerPaths, host: str | None, code: int | None) -
 
 
 def _pack(directory: Path, archive: Path) -> Path:
-    """tar.gz the contents of `directory` (entries relative to it, as SageMaker packs /opt/ml/model).
-
-    Written to a temporary name and renamed: a full disk or a crash never leaves a truncated archive behind.
-    """
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    partial = archive.with_name(f".{archive.name}.{os.getpid()}.partial")
-    try:
-        with tarfile.open(partial, "w:gz") as tar:
-            for entry in sorted(directory.iterdir()):
-                tar.add(entry, arcname=entry.name)
-        partial.replace(archive)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    """tar.gz the contents of `directory` (entries relative to it, as SageMaker packs /opt/ml/model), written
+    whole or not at all (a full disk or a crash never leaves a truncated archive behind)."""
+    with atomic_writer(archive) as handle, tarfile.open(fileobj=handle, mode="w:gz") as tar:
+        for entry in sorted(directory.iterdir()):
+            tar.add(entry, arcname=entry.name)
     return archive

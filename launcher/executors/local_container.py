@@ -21,7 +21,7 @@ from launcher.executors.hosts import run_hosts
 from launcher.executors.pipes import PIPE_MODE
 from launcher.executors.tree import channel_source, host_environment, is_sharded
 from launcher.job.outcome import JobOutcome
-from train.contract import ContainerPaths
+from train.contract.paths import ContainerPaths
 
 TRAIN_COMMAND = ["train"]  # what SageMaker runs: `docker run IMAGE train`
 FILE_SETTINGS = ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")  # laptop paths mean nothing in the container

@@ -20,7 +20,7 @@ from typing import Any
 from launcher.executors.host_env import process_environment
 from launcher.executors.hosts import run_hosts
 from launcher.job.outcome import JobOutcome
-from train.contract import ContainerPaths, entry_command
+from train.contract.paths import ContainerPaths, entry_command
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from train.contract import ContainerPaths
+from train.contract.paths import ContainerPaths
 
 PIPE_MODE = "Pipe"
 EPOCH = 0

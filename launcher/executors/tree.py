@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from launcher.executors.pipes import PIPE_MODE, make_pipe, staged_files
-from train.contract import ContainerPaths
+from train.contract.paths import ContainerPaths
 
 LOCAL_REGION = "local"  # stand-ins in the local job ARN (SageMaker puts its region and account there)
 LOCAL_ACCOUNT = "000000000000"

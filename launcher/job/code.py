@@ -1,15 +1,15 @@
 """The job's `code` channel: the configured package directories packed into one content-hashed archive.
 
 What goes in: the files git tracks (or would track: new, not ignored) under each directory, or every file
-outside a git checkout; never data (by extension), secret-looking files (.env, keys, credentials), caches or
-anything past the size cap. A file whose text holds what looks like a credential is refused, located. The
-archive is deterministic (sorted, zeroed times and owners), so its SHA-256 names exactly the code that ran:
-the same code gives the same hash on any machine.
+outside a git checkout; never data (by extension), caches or anything past the size cap. Credential files
+(.env, keys, .netrc, .docker/config.json, .aws/credentials, ...: core.guard) are left out, and the launch names
+them. A file whose text holds what looks like a credential is refused, located (the same guard). The archive is
+deterministic (sorted, zeroed times and owners), so its SHA-256 names exactly the code that ran: the same code
+gives the same hash on any machine.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import gzip
 import hashlib
 import io
@@ -19,9 +19,10 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from launcher.config.secrets import SECRET_FILE_PATTERNS, scan_text
-from launcher.errors import EXIT_BAD_INPUT, LauncherError
-from train.contract import CODE_ARCHIVE
+from launcher.core.errors import EXIT_BAD_INPUT, LauncherError
+from launcher.core.guard import credential_file, scan_text
+from train.contract.files import write_atomically
+from train.contract.paths import CODE_ARCHIVE
 
 ARCHIVE_NAME = CODE_ARCHIVE
 DATA_SUFFIXES = {".npz", ".npy", ".csv", ".tsv", ".parquet", ".feather", ".arrow", ".h5", ".hdf5", ".pt", ".pth",
@@ -39,17 +40,15 @@ class CodeError(LauncherError):
 
 @dataclass(frozen=True)
 class CodeArchive:
-    """The packed code: the archive's bytes, its SHA-256 and what it holds."""
+    """The packed code: the archive's bytes, its SHA-256, what it holds, and the credential files left out."""
 
     data: bytes
     sha256: str
     files: tuple[str, ...]
+    left_out: tuple[str, ...] = ()
 
     def write(self, directory: Path) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / ARCHIVE_NAME
-        path.write_bytes(self.data)
-        return path
+        return write_atomically(directory / ARCHIVE_NAME, self.data)
 
 
 def _listed(directory: Path) -> list[str] | None:
@@ -72,27 +71,27 @@ def _walked(directory: Path) -> list[str]:
     return sorted(found)
 
 
-def shipped(directory: Path) -> list[str]:
-    """The files of `directory` that travel with the job (relative paths, sorted)."""
+def shipped(directory: Path) -> tuple[list[str], list[str]]:
+    """(the files of `directory` that travel with the job, the credential files left out): relative, sorted."""
     candidates = _listed(directory)
     names = _walked(directory) if candidates is None else candidates
-    kept = []
+    kept: list[str] = []
+    left_out: list[str] = []
     for name in names:
         parts = Path(name).parts
         if any(part in SKIPPED_DIRS for part in parts) or name.endswith((".pyc", ".pyo")):
             continue
-        if Path(name).suffix.lower() in DATA_SUFFIXES:
+        if Path(name).suffix.lower() in DATA_SUFFIXES or not (directory / name).is_file():
             continue
-        if any(fnmatch.fnmatch(parts[-1].lower(), pattern) for pattern in SECRET_FILE_PATTERNS):
-            continue
-        if (directory / name).is_file():
-            kept.append(name)
-    return kept
+        (left_out if credential_file(Path(name).as_posix()) else kept).append(name)
+    return kept, left_out
 
 
 def pack(dirs: tuple[Path, ...], limit_bytes: int) -> CodeArchive:
     """Pack each directory under its own name (`train/...`) into one deterministic tar.gz."""
-    entries = [(f"{directory.name}/{name}", directory / name) for directory in dirs for name in shipped(directory)]
+    found = {directory: shipped(directory) for directory in dirs}
+    entries = [(f"{directory.name}/{name}", directory / name) for directory in dirs for name in found[directory][0]]
+    left_out = tuple(f"{directory.name}/{name}" for directory in dirs for name in found[directory][1])
     total = sum(path.stat().st_size for _, path in entries)
     if total > limit_bytes:
         biggest = sorted(entries, key=lambda entry: -entry[1].stat().st_size)[:3]
@@ -111,7 +110,7 @@ def pack(dirs: tuple[Path, ...], limit_bytes: int) -> CodeArchive:
             info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
             tar.addfile(info, io.BytesIO(data))
     data = buffer.getvalue()
-    return CodeArchive(data, hashlib.sha256(data).hexdigest(), tuple(name for name, _ in entries))
+    return CodeArchive(data, hashlib.sha256(data).hexdigest(), tuple(name for name, _ in entries), left_out)
 
 
 def _refuse_credentials(entries: list[tuple[str, Path]]) -> None:
@@ -121,8 +120,9 @@ def _refuse_credentials(entries: list[tuple[str, Path]]) -> None:
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             continue  # binary files have no lines to read
-        found += [f"{path}:{line}:1: this line holds what looks like {hit.kind}" for line, hit in scan_text(text)]
+        found += [f"{path}:{line}:1: this line holds what looks like {hit.kind}"
+                  for line, hit in scan_text(text, path.name)]
     if found:
         raise CodeError("the code to ship holds what looks like credentials (it would be recorded with the run); "
-                        "read them from Secrets Manager instead (`secrets:` in the job config):\n  "
-                        + "\n  ".join(found))
+                        "read them from Secrets Manager instead (`secrets:` in the job config), or mark a false "
+                        "positive with a `# pragma: allowlist secret` comment on its line:\n  " + "\n  ".join(found))

@@ -6,12 +6,16 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from train.contract.files import write_atomically
+
 COMPLETED = "Completed"
 FAILED = "Failed"
 STOPPED = "Stopped"
 IN_PROGRESS = "InProgress"
 TERMINAL = (COMPLETED, FAILED, STOPPED)
 OUTCOME_FILE = "outcome.json"  # beside a local job's host trees
+NOT_RETURNED = ("the task did not return: the training process ended before its task finished (killed, os._exit, "
+                "or a crash in native code)")
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class JobOutcome:
 
     def save(self, path: Path) -> None:
         """Kept beside a local job's trees, so `smlaunch status` can settle its run later."""
-        path.write_text(json.dumps(asdict(self)), encoding="utf-8")
+        write_atomically(path, json.dumps(asdict(self)))
 
     @classmethod
     def load(cls, path: Path) -> JobOutcome | None:

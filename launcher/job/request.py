@@ -1,7 +1,9 @@
 """Build the CreateTrainingJob request: a pure function of the spec and the run, and what `--dry-run` prints.
 
 Every executor consumes this one request. The local ones lay it out as an /opt/ml tree, so a local smoke run
-rehearses exactly what SageMaker would receive.
+rehearses exactly what SageMaker would receive. The training config travels whole in the `config` channel, so a
+config of any size fits: HyperParameters carry nothing for a training job (SageMaker itself needs none; a
+tuning job's tuned keys are the tuner's, see sweep.tuner), and the Environment only the hand-over.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from launcher.config import sagemaker_api
+from launcher.config.limits import LAUNCHER_JOB_TAGS
 from launcher.config.spec import LaunchSpec
-from launcher.config.tracking_uri import redact
-from train.contract import CODE_CHANNEL, CONFIG_CHANNEL, DEFAULT_BASE_DIR, ContainerPaths
-from train.handover import (
+from train.contract.handover import (
     BACKEND_ENV,
     DISTRIBUTION_ENV,
     EXPERIMENT_ID_ENV,
@@ -27,11 +29,9 @@ from train.handover import (
     SECRET_ENV_PREFIX,
     TRACKING_URI_ENV,
 )
-from train.params import flatten
+from train.contract.paths import CODE_CHANNEL, CONFIG_CHANNEL, DEFAULT_BASE_DIR, ContainerPaths
+from train.contract.uris import redact
 
-JOB_NAME_LIMIT = 63
-TAG_VALUE_LIMIT = 256
-TAG_VALUE_PATTERN = re.compile(r"^[\w\s.:/=+\-@]*$")  # AWS tag values (ASCII approximation of \p{L}\p{Z}\p{N})
 CHECKPOINTS_DIR = str(ContainerPaths(Path(DEFAULT_BASE_DIR)).checkpoints_dir)
 LOCAL_IMAGE = "smlaunch-local-process"  # stands in for TrainingImage when no image runs (local-process)
 
@@ -70,9 +70,10 @@ def config_location(spec: LaunchSpec, run_id: str, job_name: str) -> str:
     return staged_location(spec, run_id, job_name, CONFIG_CHANNEL)
 
 
-def make_job_name(experiment: str, run_id: str, now: datetime, limit: int = JOB_NAME_LIMIT) -> str:
-    """`<experiment slug>-<run id[:8]>-<UTC time>`: unique, ≤ `limit` chars (a training job's 63, a tuning
-    job's 32: the slug is cut first), SageMaker's name pattern."""
+def make_job_name(experiment: str, run_id: str, now: datetime, limit: int | None = None) -> str:
+    """`<experiment slug>-<run id[:8]>-<UTC time>`: unique, ≤ `limit` chars (by default a training job's, from
+    SageMaker's API table; a tuning job's is shorter: the slug is cut first), SageMaker's name pattern."""
+    limit = limit or int(sagemaker_api.limit("job_name_chars"))
     slug = re.sub(r"[^A-Za-z0-9]+", "-", experiment).strip("-") or "job"
     suffix = f"-{run_id[:8]}-{now:%Y%m%d-%H%M%S}"
     return (slug[: max(limit - len(suffix), 1)].rstrip("-") or "j") + suffix
@@ -107,11 +108,12 @@ def container_environment(spec: LaunchSpec, run: RunHandle, secret_refs: Mapping
 
 def job_tags(spec: LaunchSpec, run: RunHandle) -> list[dict[str, str]]:
     """The user's tags plus the MLflow run, experiment and tracking URI (without credentials), as AWS tags."""
+    run_tag, experiment_tag, uri_tag = LAUNCHER_JOB_TAGS
     tags = [{"Key": key, "Value": value} for key, value in spec.tags.items()]
-    tags += [{"Key": "mlflow.run_id", "Value": run.run_id}, {"Key": "mlflow.experiment_id", "Value": run.experiment_id}]
+    tags += [{"Key": run_tag, "Value": run.run_id}, {"Key": experiment_tag, "Value": run.experiment_id}]
     public_uri = redact(run.tracking_uri)
-    if len(public_uri) <= TAG_VALUE_LIMIT and TAG_VALUE_PATTERN.match(public_uri):
-        tags.append({"Key": "mlflow.tracking_uri", "Value": public_uri})
+    if len(public_uri) <= sagemaker_api.limit("tag_value_chars") and sagemaker_api.tag_value_ok(public_uri):
+        tags.append({"Key": uri_tag, "Value": public_uri})
     return tags
 
 
@@ -137,8 +139,6 @@ def build_request(
             "TrainingImage": image or job.image or LOCAL_IMAGE,
             "TrainingInputMode": "File",
         },
-        # Mirrors of the training config for the SageMaker console; the container reads the config channel.
-        "HyperParameters": flatten(spec.training),
         "InputDataConfig": channels,
         "OutputDataConfig": {"S3OutputPath": data_uri(job.output_path)},
         "ResourceConfig": {

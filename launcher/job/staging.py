@@ -18,7 +18,7 @@ import yaml
 from launcher.config.spec import LaunchSpec, thaw
 from launcher.job.code import CodeArchive
 from launcher.job.request import config_location, staged_location
-from train.contract import CODE_CHANNEL, CONFIG_CHANNEL, RESOLVED_CONFIG_FILE, TRAINING_CONFIG_FILE
+from train.contract.paths import CODE_CHANNEL, CONFIG_CHANNEL, RESOLVED_CONFIG_FILE, TRAINING_CONFIG_FILE
 
 CONFIG_ARTIFACT_DIR = "config"
 

@@ -13,10 +13,11 @@ from functools import partial
 from launcher.cloud.aws import Aws, AwsError
 from launcher.config.spec import LaunchSpec
 from launcher.config.tracking_uri import is_managed_mlflow, is_server
-from launcher.errors import LauncherError
+from launcher.core.errors import LauncherError
 from launcher.executors import docker
 from launcher.preflight import data, image, image_deps, network, role, tracking
 from launcher.preflight.report import EXIT_PREFLIGHT, Caveat, Check, PreflightError, PreflightReport
+from train.contract import secret_refs
 
 __all__ = ["EXIT_PREFLIGHT", "Check", "PreflightError", "PreflightReport", "run_preflight"]
 
@@ -36,6 +37,8 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None, check_tracking: bool = True
             report.add(field, partial(data.check_file, Aws(), spec, field, channel, name))
         if spec.mode == "local-container":
             _check_local_image(spec, report)
+        if check_tracking and is_server(spec.tracking_uri) and report.passed("tracking server"):
+            report.add("tracking credentials", partial(tracking.check_job_credentials, spec))
         return report
     report.region = aws.region
     report.add("region", lambda: _region(aws))
@@ -52,6 +55,8 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None, check_tracking: bool = True
         report.add("vpc", partial(network.check_vpc, aws, spec, region))
     if spec.job.spot:
         report.add("spot", partial(_spot, spec))
+    if spec.job.checkpoint_s3_uri:
+        report.add("checkpoints", partial(data.check_checkpoints, aws, spec))
     if check_tracking:  # last: the job's-credentials check waits for mlflow's import, which the others overlap
         _check_tracking(spec, aws, report)
     return report
@@ -65,8 +70,7 @@ def _check_tracking(spec: LaunchSpec, aws: Aws, report: PreflightReport) -> None
         if not spec.tracking_assumed_reachable:
             report.add("tracking route", partial(tracking.check_route, uri, bool(spec.job.subnets)))
         if report.passed("tracking server"):
-            report.add("tracking credentials", lambda: tracking.check_job_can_read(
-                uri, spec.experiment, tracking.job_credentials(spec, aws)))
+            report.add("tracking credentials", partial(tracking.check_job_credentials, spec))
 
 
 def _check_data(spec: LaunchSpec, aws: Aws, report: PreflightReport, region: str) -> None:
@@ -98,15 +102,19 @@ def _check_local_image(spec: LaunchSpec, report: PreflightReport) -> None:
 
 
 def _check_secrets(spec: LaunchSpec, aws: Aws | None, report: PreflightReport) -> None:
-    """Each secret exists (DescribeSecret, so its value is never read here); names become full ARNs."""
-    for name, reference in spec.secrets.items():
-        secret, _, field_name = reference.partition("#")
-        region = secret.split(":")[3] if secret.startswith("arn:") else spec.job.region
-        door = aws if aws is not None and (region is None or region == aws.region) else Aws(region)
+    """Each secret exists, asked in the region its ARN names (DescribeSecret: metadata only, its value is never
+    read here); names become full ARNs. The field a `#field` picks is checked by the job, which reads the value."""
+    doors: dict[str | None, Aws] = {}
+    for name, text in spec.secrets.items():
+        reference = secret_refs.parse(text)  # the config was validated: it parses
+        region = reference.region or spec.job.region or (aws.region if aws is not None else None)
+        if region not in doors:
+            doors[region] = aws if aws is not None and region == aws.region else Aws(region)
 
-        def resolve(name: str = name, secret: str = secret, field_name: str = field_name, door: Aws = door) -> str:
-            arn = door.secret_arn(secret)
-            report.secret_refs[name] = arn + (f"#{field_name}" if field_name else "")
+        def resolve(name: str = name, reference: secret_refs.SecretReference = reference,
+                    door: Aws = doors[region]) -> str:
+            arn = door.secret_arn(reference.secret)
+            report.secret_refs[name] = str(reference.pinned(arn))
             return f"{name} ← {arn}"
 
         report.add(f"secret {name}", resolve)

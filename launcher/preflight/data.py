@@ -3,16 +3,20 @@
 S3 matches a channel's URI as a key prefix: `s3://b/data/digits` also pulls in `data/digits-old/...`, and a
 prefix holding only a folder marker holds no data. The files the training config names (fields marked
 `x-file-in-channel` in the task's schema) must exist inside their channel, and not sit in an archive storage
-class (GLACIER, DEEP_ARCHIVE) without a finished restore. Every bucket the job uses must be in its region.
+class (GLACIER, DEEP_ARCHIVE) without a finished restore. Every bucket the job uses must be in its region. The
+checkpoint prefix must be the job's own: outside the data, and holding no other run's checkpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
 
 from launcher.cloud.aws import Aws, AwsError, split_s3_uri
 from launcher.config.spec import Channel, LaunchSpec
 from launcher.preflight.report import Caveat
+from train.contract.paths import CHECKPOINT_OWNER_FILE
 
 ARCHIVED = ("GLACIER", "DEEP_ARCHIVE")
 
@@ -86,3 +90,34 @@ def buckets(spec: LaunchSpec) -> dict[str, list[str]]:
         if uri.startswith("s3://"):
             used.setdefault(split_s3_uri(uri)[0], []).append(purpose)
     return used
+
+
+def _inside(uri: str, prefix_uri: str) -> bool:
+    """Whether S3 lists `uri`'s objects under `prefix_uri` (same bucket, key prefix as SageMaker matches it)."""
+    bucket, key = split_s3_uri(uri)
+    other_bucket, prefix = split_s3_uri(prefix_uri)
+    return bucket == other_bucket and key.startswith(prefix)
+
+
+def check_checkpoints(aws: Aws, spec: LaunchSpec) -> str:
+    """The checkpoint prefix is the job's own: not inside a channel (every later job would download the
+    checkpoints as data), and holding no checkpoint of another run (the job would resume from it and record
+    that run's model as its own)."""
+    uri = spec.job.checkpoint_s3_uri or ""
+    for channel in spec.channels:
+        if channel.uri.startswith("s3://") and _inside(uri.rstrip("/") + "/", channel.uri):
+            raise AwsError(f"{uri} is inside channel {channel.name}'s prefix ({channel.uri}): every job would "
+                           "download the checkpoints as training data; keep checkpoints outside the data")
+    objects = [item for item in aws.list_objects(uri.rstrip("/") + "/", limit=1000) if not item["Key"].endswith("/")]
+    if not objects:
+        return f"{uri} holds no checkpoint: the job starts from the beginning and checkpoints there"
+    bucket, _ = split_s3_uri(uri)
+    owner_key = next((item["Key"] for item in objects if item["Key"].endswith("/" + CHECKPOINT_OWNER_FILE)), None)
+    writer = "an earlier job"
+    body = aws.read_object(f"s3://{bucket}/{owner_key}") if owner_key is not None else None
+    if body is not None:
+        with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+            writer = f"run {json.loads(body.read())['run_id']}"
+    raise AwsError(f"{uri} already holds a checkpoint of {writer} ({len(objects)} objects): this job would "
+                   "resume from it and record that run's model as its own; give this job its own "
+                   "checkpoint_s3_uri (e.g. one per experiment and run name) or remove the old checkpoints")

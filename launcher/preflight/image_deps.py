@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from launcher.errors import LauncherError
+from launcher.core.errors import LauncherError
 from launcher.tracking.provenance import LOCK_FILE
 
 LABEL = "dev.smlaunch.deps-sha256"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from launcher.cloud.aws import ResolvedImage
-from launcher.errors import LauncherError
+from launcher.core.errors import LauncherError
 
 EXIT_PREFLIGHT = 3
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 from launcher.cloud.aws import ECR_IMAGE, Aws, AwsError, split_s3_uri
 from launcher.config.spec import LaunchSpec
 from launcher.preflight.report import Caveat, PreflightReport
+from train.contract import secret_refs
 
 SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
 LOG_GROUP_ARN = "arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/TrainingJobs:*"
@@ -69,7 +70,7 @@ def needed(spec: LaunchSpec, report: PreflightReport, account: str) -> list[tupl
                   ("log in to ECR", ["ecr:GetAuthorizationToken"], ["*"])]
     wants += [("write logs", ["logs:CreateLogStream", "logs:PutLogEvents"],
                [LOG_GROUP_ARN.format(region=region, account=account)])]
-    secrets = [ref.partition("#")[0] for ref in report.secret_refs.values()]
+    secrets = [secret_refs.parse(text).secret for text in report.secret_refs.values()]
     if secrets:
         wants += [("read its secrets", ["secretsmanager:GetSecretValue"], secrets)]
     return [(purpose, actions, resources) for purpose, actions, resources in wants if resources]

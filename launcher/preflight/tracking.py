@@ -1,43 +1,34 @@
 """Can the job reach the tracking server, and will the server let it in?
 
-From this laptop: `/health` answers. From the job: the server's name must not resolve to this machine
-(loopback) or, without `sagemaker.vpc`, to a private or link-local address a job outside your VPC cannot
-route to. And an authenticated read is made with only what the job will have — its Environment and its
-resolved secrets, never the laptop's MLflow credentials — through MLflow's own HTTP layer.
+From this laptop: `/health` answers (through MLflow's own HTTP layer: its TLS settings, its retries). From the
+job: the server's name must not resolve to this machine (loopback) or, without `sagemaker.vpc`, to a private or
+link-local address a job outside your VPC cannot route to. And the job must bring credentials where the server
+asks for them: an anonymous read shows whether it does, and the job's Environment and `secrets:` show what
+the job will have. Secret values are never read here (Secrets Manager is asked for metadata only); the job
+reads them with its own role, in SageMaker and in the local modes alike.
 """
 
 from __future__ import annotations
 
 import socket
-import urllib.error
-import urllib.request
-from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from launcher.cloud.aws import Aws
 from launcher.config.cloud_rules import unreachable
 from launcher.config.spec import LaunchSpec
-from launcher.config.tracking_uri import redact
-from launcher.errors import LauncherError
+from launcher.core.errors import LauncherError
 from launcher.tracking import client
+from train.contract.uris import redact
 
-HEALTH_TIMEOUT_SECONDS = 5
-CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN",
-                        "MLFLOW_TRACKING_AWS_SIGV4", "MLFLOW_TRACKING_INSECURE_TLS")
+EXPERIMENT_BY_NAME = "/api/2.0/mlflow/experiments/get-by-name"
+SIGNED = "MLFLOW_TRACKING_AWS_SIGV4"
+CREDENTIALS = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")  # what authenticates (with a username, or alone)
 
 
 def check_health(uri: str) -> str:
     """GET <server>/health from this machine; an MLflow server answers 200 OK."""
-    url = uri.rstrip("/") + "/health"
-    try:
-        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_SECONDS) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        raise LauncherError(f"{redact(url)} answered HTTP {error.code}: is this an MLflow server?") from error
-    except (urllib.error.URLError, TimeoutError) as error:
-        reason = getattr(error, "reason", error)
-        raise LauncherError(f"cannot reach {redact(uri)} from this machine ({reason}): start it or fix "
-                            "tracking.uri") from error
+    status = client.http_status(uri, "/health")
+    if status != 200:
+        raise LauncherError(f"{redact(uri)}/health answered HTTP {status}: is this an MLflow server?")
     return f"{redact(uri)} answers ({status})"
 
 
@@ -55,29 +46,31 @@ def check_route(uri: str, has_vpc: bool) -> str:
     return f"{host} resolves to {', '.join(addresses)}"
 
 
-def job_credentials(spec: LaunchSpec, aws: Aws | None) -> dict[str, str]:
-    """The MLflow settings the job will have: its Environment, plus its secrets read as the job would."""
-    found = {name: value for name, value in spec.environment.items() if name in CREDENTIAL_VARIABLES}
-    for name, reference in spec.secrets.items():
-        if name in CREDENTIAL_VARIABLES and aws is not None:
-            secret, _, field = reference.partition("#")
-            value = aws.call("secretsmanager", "get_secret_value", f"cannot read secret {secret}",
-                             SecretId=secret).get("SecretString", "")
-            if field:
-                import json
-
-                value = str(json.loads(value).get(field, ""))
-            found[name] = value
-    return found
+def job_credentials(spec: LaunchSpec) -> list[str]:
+    """The MLflow credentials the job will have, by name: in its Environment, or by reference under `secrets:`."""
+    have = [name for name in (*CREDENTIALS, "MLFLOW_TRACKING_USERNAME") if name in spec.secrets]
+    have += [name for name in (*CREDENTIALS, "MLFLOW_TRACKING_USERNAME") if name in spec.environment]
+    if spec.environment.get(SIGNED, "").lower() == "true":
+        have.append(SIGNED)
+    return sorted(set(have))
 
 
-def check_job_can_read(uri: str, experiment: str, credentials: Mapping[str, str]) -> str:
-    """An authenticated read (get-experiment-by-name) with the job's credentials only."""
-    status = client.read_status_as(uri, experiment, credentials)
-    if status in (401, 403):
-        given = sorted(credentials) or ["no MLflow credentials"]
-        raise LauncherError(f"{redact(uri)} refuses the job ({status}) with what it will have "
-                            f"({', '.join(given)}): give the job its credentials under `secrets:`")
-    if status not in (200, 404):
-        raise LauncherError(f"{redact(uri)} answered the job's read with HTTP {status}")
-    return f"the job's credentials ({', '.join(sorted(credentials)) or 'none needed'}) are accepted"
+def check_job_credentials(spec: LaunchSpec) -> str:
+    """Whether the server asks for credentials, and whether the job will bring some."""
+    status = client.http_status(spec.tracking_uri, EXPERIMENT_BY_NAME, anonymous=True, experiment_name=spec.experiment)
+    have = job_credentials(spec)
+    if status in (200, 404):
+        return "the server takes requests without credentials" + (f"; the job also has {', '.join(have)}"
+                                                                   if have else "")
+    if status not in (401, 403):
+        raise LauncherError(f"{redact(spec.tracking_uri)} answered a read with HTTP {status}")
+    if not any(name in have for name in (*CREDENTIALS, SIGNED)):
+        where = "SageMaker" if spec.mode == "sagemaker" else "the local job"
+        raise LauncherError(
+            f"{redact(spec.tracking_uri)} asks for credentials ({status}) and {where} will have none (your own "
+            "MLflow credentials stay on this machine): add them by reference, e.g. `environment: "
+            "{MLFLOW_TRACKING_USERNAME: <user>}` and `secrets: {MLFLOW_TRACKING_PASSWORD: <Secrets Manager "
+            "secret ARN or name>}`")
+    referenced = [name for name in have if name in spec.secrets]
+    by_reference = f" ({', '.join(referenced)} from Secrets Manager, read by the job)" if referenced else ""
+    return f"the server asks for credentials and the job has {', '.join(have)}{by_reference}"

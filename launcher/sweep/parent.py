@@ -19,7 +19,7 @@ from launcher.sweep.spec import SweepSpec
 from launcher.sweep.trials import TrialResult
 from launcher.tracking import client
 from launcher.tracking.client import TrackedRun
-from train.handover import PARENT_TAG, TRIAL_TAG
+from train.contract.handover import PARENT_TAG, TRIAL_TAG
 
 SWEEP_TAG = "launcher.sweep"  # "parent" on the parent run
 FILE_TAG = "launcher.sweep.file"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from launcher.config.composition import load_composed
-from launcher.errors import EXIT_BAD_INPUT, LauncherError
+from launcher.core.errors import EXIT_BAD_INPUT, LauncherError
 from launcher.sweep.parent import FILE_SHA_TAG, FILE_TAG, OVERRIDES_TAG, SWEEP_TAG, files_sha256
 from launcher.tracking import client
 from launcher.tracking.client import TrackedRun

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from launcher.cloud.aws import Aws, AwsError
-from launcher.errors import interruption
+from launcher.core.errors import interruption
+from launcher.core.failsafe import guarded
 from launcher.executors import HOST_THREADS_ENV
 from launcher.sweep.parent import (
     best_result,
@@ -30,7 +30,9 @@ from launcher.sweep.spec import SweepSpec
 from launcher.sweep.trials import TrialProcess, TrialResult, host_threads, launch_command, run_trials
 from launcher.tracking import client
 from launcher.tracking.client import TrackedRun
-from train.handover import TRIAL_TAG
+from train.contract.handover import TRIAL_TAG
+
+RECORD_PARENT = "record on the sweep's parent run"
 
 
 @dataclass
@@ -75,7 +77,7 @@ def run_sweep(sweep: SweepSpec, cwd: Path, command: str, resumed: TrackedRun | N
         search.tell(result)
         shown = f"{sweep.metric}={result.objective:.6g}" if result.objective is not None else result.reason or ""
         print(f"trial {result.trial.number}: {result.status} {shown}", file=sys.stderr)
-        _guarded(record_progress, parent, sweep, results)
+        guarded(RECORD_PARENT, record_progress, parent, sweep, results)
         failures = sum(r.status != "FINISHED" for r in results)
         return sweep.max_failures is None or failures < sweep.max_failures
 
@@ -127,22 +129,18 @@ def finished_trials(parent: TrackedRun, sweep: SweepSpec) -> list[TrialResult]:
 
 
 def _trial_values(params: dict[str, str], sweep: SweepSpec) -> dict[str, Any]:
-    import yaml
-
-    return {p.path: yaml.safe_load(params[p.path]) if p.path in params else None for p in sweep.parameters}
+    """The values a finished trial ran with, read back from its params with the codec that wrote them (a listed
+    value by its own text, so a string that looks like a number stays the value it was)."""
+    return {p.path: p.value_of(params[p.path]) if p.path in params else None for p in sweep.parameters}
 
 
 def _settle(parent: TrackedRun, sweep: SweepSpec, results: list[TrialResult], status: str,
             reason: str | None) -> None:
     """Children left RUNNING ended KILLED, the summary written, the parent ended; each step guarded."""
-    _guarded(_end_orphans, parent)
-    billable = None
-    try:
-        billable = billable_seconds(parent, sweep, results)
-    except Exception as error:
-        print(f"warning: could not sum the trials' billable seconds: {error}", file=sys.stderr)
-    _guarded(summarize, parent, sweep, results, billable)
-    _guarded(client.end_run, parent, status, reason)
+    guarded(RECORD_PARENT, _end_orphans, parent)
+    billable = guarded("sum the trials' billable seconds", billable_seconds, parent, sweep, results)
+    guarded(RECORD_PARENT, summarize, parent, sweep, results, billable)
+    guarded(RECORD_PARENT, client.end_run, parent, status, reason)
 
 
 def _end_orphans(parent: TrackedRun) -> None:
@@ -178,11 +176,3 @@ def billable_seconds(parent: TrackedRun, sweep: SweepSpec, results: list[TrialRe
 
 def _count(results: list[TrialResult]) -> str:
     return f"{sum(r.status == 'FINISHED' for r in results)} of {len(results)} ended trials finished"
-
-
-def _guarded(step: Callable[..., object], *args: object) -> None:
-    """A bookkeeping step on the parent: a failure warns, the sweep's trials are not lost over it."""
-    try:
-        step(*args)
-    except Exception as error:
-        print(f"warning: could not record on the sweep's parent run: {error}", file=sys.stderr)

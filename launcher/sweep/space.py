@@ -1,7 +1,8 @@
 """The search space: parameters with listed values or ranges, and the trials grid and random search draw.
 
-A trial is a set of `--set` overrides; its values are written as they would be in a config (`0.001`,
-`[128, 64]`, `adam`), so a trial is reproducible by hand with `smlaunch run CONFIG --set ...`.
+A trial is a set of `--set` overrides; its values are written as they would be in a config and as the run's
+params record them (`0.001`, `[128, 64]`, `adam`: train.contract.params), so a trial is reproducible by hand with
+`smlaunch run CONFIG --set ...` and a resumed sweep reads back exactly the values it ran.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from train.contract.params import param_value, read_param
 
 SIGNIFICANT_DIGITS = 6  # drawn floats are rounded to this many digits: readable params, same values on rerun
 
@@ -63,6 +66,10 @@ class Parameter:
             return self.cast(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
         return self.cast(rng.uniform(self.low, self.high))
 
+    def value_of(self, text: str) -> Any:
+        """The value a param text records: a listed value by its own text, else what the codec reads."""
+        return next((value for value in self.values if param_value(value) == text), read_param(text))
+
     def cast(self, value: float | None) -> Any:
         """A number as this parameter holds it: a whole number (int), or rounded to 6 significant digits."""
         assert value is not None
@@ -79,15 +86,10 @@ class Trial:
     values: Mapping[str, Any] = field(default_factory=dict)
 
     def overrides(self) -> tuple[str, ...]:
-        return tuple(f"{path}={format_value(value)}" for path, value in self.values.items())
+        return tuple(f"{path}={param_value(value)}" for path, value in self.values.items())
 
     def as_dict(self) -> dict[str, Any]:
         return {"trial": self.number, "values": dict(self.values)}
-
-
-def format_value(value: Any) -> str:
-    """A value as `--set` reads it back: strings bare, everything else as JSON (which is YAML too)."""
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def grid(parameters: tuple[Parameter, ...], limit: int | None = None) -> list[Trial]:

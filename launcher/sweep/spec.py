@@ -20,10 +20,11 @@ from launcher.config.composition import load_composed
 from launcher.config.loader import load_launch_spec
 from launcher.config.overrides import Override, apply_override, parse_override
 from launcher.config.spec import LaunchSpec
-from launcher.config.validation import SWEEP_SCHEMA, apply_defaults, load_schema, validate_document
+from launcher.config.validation import SWEEP_SCHEMA, load_schema, validate_document
 from launcher.config.yaml_source import OVERRIDE_SOURCE, YamlDocument, problem
-from launcher.errors import ConfigError, ConfigProblem
+from launcher.core.errors import ConfigError, ConfigProblem
 from launcher.sweep.space import Parameter, Trial, grid, grid_size, probes, random_trials
+from train.contract.defaults import apply_defaults
 
 SWEEP_KEYS = ("strategy", "max_trials", "max_parallel", "seed", "max_failures", "objective")  # --set on the sweep
 FIXED_PATHS = ("experiment", "mode", "tracking")  # one parent, one store: trials cannot move away from it

@@ -1,9 +1,11 @@
 """A bayesian sweep on SageMaker: SageMaker's own tuner (CreateHyperParameterTuningJob) chooses the trials.
 
 The tuner only varies hyperparameters, so a bayesian SageMaker sweep varies training config keys (`train.*`);
-SageMaker hands each trial its values in hyperparameters.json under the mirrored names (`optimizer.lr`) and
-the container applies the ones named in SMLAUNCH_TUNED. The objective is a metric definition over the
-container's log lines (the tracker prints `[smlaunch-metric] name=value` when SMLAUNCH_METRIC_LINES is set).
+the tuned keys are the tuning job's only hyperparameters (the trials read their whole config from the config
+channel), named by their dotted path (`optimizer.lr`, `model.backbone.stage4.lr`); SageMaker hands each trial
+its values in hyperparameters.json and the container applies the ones named in SMLAUNCH_TUNED. The objective
+is a metric definition over the container's log lines (the tracker prints `[smlaunch-metric] name=value` when
+SMLAUNCH_METRIC_LINES is set).
 Each trial's container, seeing a parent run and no run of its own, creates its child run under the parent,
 named after its TRAINING_JOB_NAME. The configs and code are staged once, for every trial.
 """
@@ -16,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from launcher.cloud.aws import Aws
-from launcher.cloud.request_check import check_request
+from launcher.cloud.aws import Aws, check_request
+from launcher.config import sagemaker_api
 from launcher.config.spec import TRAIN_KEY
 from launcher.job.code import pack
 from launcher.job.request import build_request, config_location, make_job_name
@@ -28,9 +30,8 @@ from launcher.sweep.run import SweepOutcome
 from launcher.sweep.space import Parameter
 from launcher.sweep.spec import SweepSpec
 from launcher.tracking import client
-from train.handover import METRIC_LINE_PREFIX, METRIC_LINES_ENV, PARENT_RUN_ID_ENV, RUN_ID_ENV, TUNED_ENV
+from train.contract.handover import METRIC_LINE_PREFIX, METRIC_LINES_ENV, PARENT_RUN_ID_ENV, RUN_ID_ENV, TUNED_ENV
 
-TUNING_JOB_NAME_LIMIT = 32  # SageMaker's limit for a tuning job's name
 TUNING_OPERATION = "CreateHyperParameterTuningJob"
 PLACEHOLDER = {"run_id": "<parent-run-id>", "experiment_id": "<experiment-id>"}
 
@@ -41,7 +42,7 @@ def metric_regex(metric: str) -> str:
 
 
 def hyperparameter_name(path: str) -> str:
-    """`train.optimizer.lr` → `optimizer.lr`: the name the training config's mirror already uses."""
+    """`train.optimizer.lr` → `optimizer.lr`: the tuned key's path inside the training config."""
     return path.removeprefix(f"{TRAIN_KEY}.")
 
 
@@ -54,7 +55,7 @@ def tuning_request(sweep: SweepSpec, training: dict[str, Any], name: str) -> dic
     algorithm = {**training["AlgorithmSpecification"],
                  "MetricDefinitions": [{"Name": sweep.metric, "Regex": metric_regex(sweep.metric)}]}
     definition: dict[str, Any] = {
-        "StaticHyperParameters": {k: v for k, v in training["HyperParameters"].items() if k not in tuned},
+        "StaticHyperParameters": {},  # the trial reads its whole config from the config channel
         "AlgorithmSpecification": algorithm, "RoleArn": training.get("RoleArn", ""),
         "InputDataConfig": training["InputDataConfig"], "OutputDataConfig": training["OutputDataConfig"],
         "ResourceConfig": training["ResourceConfig"], "StoppingCondition": training["StoppingCondition"],
@@ -79,19 +80,19 @@ def tuning_request(sweep: SweepSpec, training: dict[str, Any], name: str) -> dic
 
 
 def parameter_ranges(parameters: tuple[Parameter, ...]) -> dict[str, list[dict[str, Any]]]:
-    from launcher.sweep.space import format_value
+    from train.contract.params import param_value
 
     ranges: dict[str, list[dict[str, Any]]] = {"IntegerParameterRanges": [], "ContinuousParameterRanges": [],
                                                "CategoricalParameterRanges": []}
     for p in parameters:
         name = hyperparameter_name(p.path)
         if not p.is_range:
-            ranges["CategoricalParameterRanges"].append({"Name": name, "Values": [format_value(v) for v in p.values]})
+            ranges["CategoricalParameterRanges"].append({"Name": name, "Values": [param_value(v) for v in p.values]})
             continue
         scaling = "Logarithmic" if p.scale == "log" else "Linear"
         kind = "IntegerParameterRanges" if p.kind == "int" else "ContinuousParameterRanges"
-        ranges[kind].append({"Name": name, "MinValue": format_value(p.cast(p.low)),
-                             "MaxValue": format_value(p.cast(p.high)), "ScalingType": scaling})
+        ranges[kind].append({"Name": name, "MinValue": param_value(p.cast(p.low)),
+                             "MaxValue": param_value(p.cast(p.high)), "ScalingType": scaling})
     return ranges
 
 
@@ -118,13 +119,13 @@ def start_tuning(sweep: SweepSpec, cwd: Path, command: str) -> SweepOutcome:
     uploaded: list[str] = []
     try:
         now = datetime.now(UTC)
-        name = make_job_name(spec.experiment, parent.run_id, now, TUNING_JOB_NAME_LIMIT)
+        name = make_job_name(spec.experiment, parent.run_id, now, sagemaker_api.limit("tuning_job_name_chars"))
         staged = stage_job(spec, parent.run_id, name, code)
         image = report.image.uri if report.image else None
         training = build_request(spec, parent, make_job_name(spec.experiment, parent.run_id, now),
                                  staged.config_uri, image, report.secret_refs or None, staged.code_uri)
         request = tuning_request(sweep, training, name)
-        check_request(request, aws, TUNING_OPERATION)
+        check_request(request, TUNING_OPERATION)
         uploaded = aws.upload(staged.uploads())
         arn = aws.create_tuning_job(request)
     except BaseException as error:

@@ -25,16 +25,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from launcher.config import tracking_uri
-from launcher.errors import ExecutionError
+from launcher.core.errors import ExecutionError
 from launcher.tracking import sqlite_run
-from train.handover import FAILURE_TAG, PARENT_TAG, failure_tag_value, quiet_mlflow
-from train.startup import imports_without_gc
+from train.contract.handover import FAILURE_TAG, PARENT_TAG, failure_tag_value, quiet_mlflow
+from train.contract.mlflow_rules import MAX_PARAMS_TAGS_PER_BATCH
+from train.contract.startup import imports_without_gc
+from train.contract.uris import redact
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-MLFLOW_BATCH_PARAMS = 100  # MLflow accepts at most 100 params per log_batch call
 DATASET_ATTEMPTS = 3
+NOTE_TAG = "mlflow.note.content"
+# MLflow's own retries for every call the launcher makes, bounded (its default waits about 4 minutes for a
+# server that is down): a refused connection, a dropped one, 408/429/5xx are retried 4 times, 0-8 s apart.
+# The user's own MLFLOW_HTTP_REQUEST_* settings win.
+HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
 
 class TrackingError(ExecutionError):
@@ -96,7 +103,7 @@ def _writes_runs_directly(uri: str | None) -> bool:
 
 def describe_error(error: BaseException, uri: str) -> str:
     """A one-line reason for an MLflow failure, with the advice a user needs for the common ones."""
-    shown = tracking_uri.redact(uri)
+    shown = redact(uri)
     text = str(getattr(error, "message", None) or error).strip().splitlines()[0] if str(error).strip() else ""
     code = str(getattr(error, "error_code", ""))
     if "401" in text or code == "UNAUTHENTICATED":
@@ -108,6 +115,8 @@ def describe_error(error: BaseException, uri: str) -> str:
         return f"MLflow at {shown} keeps answering with server errors ({text.split('(Caused by')[-1][:80]})"
     if any(marker in text for marker in ("Max retries exceeded", "Connection refused", "NewConnectionError")):
         return f"cannot reach MLflow at {shown}: is the server running, and is tracking.uri right?"
+    if "invalid url" in text.lower():
+        return f"cannot reach MLflow at {shown}: not a URL it can connect to (check tracking.uri's host and port)"
     return f"MLflow at {shown}: {text or type(error).__name__}"
 
 
@@ -127,6 +136,8 @@ def _open(uri: str) -> MlflowClient:
     _start_importing(_modules_for(uri))  # in that thread even now: a Ctrl-C during it cannot leave half a module
     for thread in _preloading:
         thread.join()
+    for name, value in HTTP_SETTINGS.items():
+        os.environ.setdefault(name, value)
     from mlflow import MlflowClient
 
     quiet_mlflow()
@@ -177,8 +188,8 @@ def start_run(uri: str, experiment: str, run_name: str | None, params: Mapping[s
         experiment_id = found.experiment_id if found else _create_experiment(client, experiment)
         run = client.create_run(experiment_id, tags=dict(tags), run_name=run_name)
         items = [Param(key, value) for key, value in params.items()]
-        for start in range(0, len(items), MLFLOW_BATCH_PARAMS):
-            client.log_batch(run.info.run_id, params=items[start : start + MLFLOW_BATCH_PARAMS])
+        for start in range(0, len(items), MAX_PARAMS_TAGS_PER_BATCH):
+            client.log_batch(run.info.run_id, params=items[start : start + MAX_PARAMS_TAGS_PER_BATCH])
     return TrackedRun(run.info.run_id, experiment_id, uri, str(run.info.artifact_uri))
 
 
@@ -210,8 +221,10 @@ def set_tags(run: TrackedRun, tags: Mapping[str, str]) -> None:
     client = _client(run.tracking_uri)
     from mlflow.entities import RunTag
 
+    items = [RunTag(key, value) for key, value in tags.items()]
     with _mlflow_errors(run.tracking_uri):
-        client.log_batch(run.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        for start in range(0, len(items), MAX_PARAMS_TAGS_PER_BATCH):
+            client.log_batch(run.run_id, tags=items[start : start + MAX_PARAMS_TAGS_PER_BATCH])
 
 
 def log_metrics(run: TrackedRun, values: Mapping[str, float], step: int) -> None:
@@ -234,16 +247,41 @@ def child_runs(run: TrackedRun) -> list[Any]:
                                        filter_string=f"tags.`{PARENT_TAG}` = '{run.run_id}'"))
 
 
+def find_runs(uri: str, filter_string: str | None, limit: int, experiment: str | None = None) -> list[Any]:
+    """Runs of the store (of `experiment` only, when given) matching `filter_string`, newest first."""
+    client = _client(uri)
+    with _mlflow_errors(uri):
+        if experiment is not None:
+            found = client.get_experiment_by_name(experiment)
+            ids = [found.experiment_id] if found else []
+        else:
+            ids = [e.experiment_id for e in client.search_experiments(max_results=1000)]
+        if not ids:
+            return []
+        return list(client.search_runs(ids, filter_string=filter_string or "", max_results=limit,
+                                       order_by=["attributes.start_time DESC"]))
+
+
 def set_running(run: TrackedRun) -> None:
-    """Mark an ended run RUNNING again (a resumed sweep's parent)."""
+    """Mark an ended run RUNNING again (a resumed sweep's parent), without the reason it ended the last time."""
     client = _client(run.tracking_uri)
     with _mlflow_errors(run.tracking_uri):
+        if FAILURE_TAG in client.get_run(run.run_id).data.tags:
+            client.delete_tag(run.run_id, FAILURE_TAG)
         client.update_run(run.run_id, status="RUNNING")
 
 
 def run_status(run: TrackedRun) -> str:
     """RUNNING, FINISHED, FAILED or KILLED."""
     return str(get_run(run.tracking_uri, run.run_id).info.status)
+
+
+def add_to_note(run: TrackedRun, text: str) -> None:
+    """Append a paragraph to the run's description (mlflow.note.content), where the UI shows it first."""
+    client = _client(run.tracking_uri)
+    with _mlflow_errors(run.tracking_uri):
+        note = client.get_run(run.run_id).data.tags.get(NOTE_TAG, "")
+        client.set_tag(run.run_id, NOTE_TAG, f"{note}\n\n{text}".strip())
 
 
 def end_run(run: TrackedRun, status: str, reason: str | None = None) -> None:
@@ -263,7 +301,7 @@ def experiment_artifact_dir(run: TrackedRun) -> str:
 def run_url(run: TrackedRun) -> str | None:
     """The run's page in the MLflow UI, when the tracking URI is a server."""
     if tracking_uri.is_server(run.tracking_uri):
-        base = tracking_uri.redact(run.tracking_uri).rstrip("/")
+        base = redact(run.tracking_uri).rstrip("/")
         return f"{base}/#/experiments/{run.experiment_id}/runs/{run.run_id}"
     return None
 
@@ -284,7 +322,7 @@ def get_run(uri: str, run_id: str) -> Any:
         return client.get_run(run_id)
     except MlflowException as error:
         if getattr(error, "error_code", "") == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(error).lower():
-            raise TrackingError(f"run {run_id} not found at {tracking_uri.redact(uri)}") from error
+            raise TrackingError(f"run {run_id} not found at {redact(uri)}") from error
         raise TrackingError(describe_error(error, uri)) from error
     except Exception as error:
         raise TrackingError(describe_error(error, uri)) from error
@@ -317,25 +355,20 @@ def log_datasets(run: TrackedRun, datasets: Iterable[tuple[str, str, str, str]])
                     raise
 
 
-def read_status_as(uri: str, experiment: str, credentials: Mapping[str, str]) -> int:
-    """HTTP status of an MLflow read (get-experiment-by-name) made with exactly `credentials` (MLFLOW_TRACKING_*
-    names), not this process's, through MLflow's own HTTP layer (auth, SigV4, TLS as MLflow does them)."""
+def http_status(uri: str, endpoint: str, anonymous: bool = False, **params: str) -> int:
+    """The HTTP status of a GET on an MLflow server, through MLflow's own HTTP layer: its TLS settings, its
+    retries, and its credentials (env, ~/.mlflow/credentials), or none with `anonymous` (what a job without
+    credentials would get). A server that cannot be reached at all is a TrackingError."""
     _open(uri)  # joins the preloading import
-    from mlflow.utils import rest_utils
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import MlflowHostCreds, http_request
 
-    creds = rest_utils.MlflowHostCreds(  # type: ignore[no-untyped-call]
-        uri, username=credentials.get("MLFLOW_TRACKING_USERNAME"),
-        password=credentials.get("MLFLOW_TRACKING_PASSWORD"), token=credentials.get("MLFLOW_TRACKING_TOKEN"),
-        aws_sigv4=credentials.get("MLFLOW_TRACKING_AWS_SIGV4", "").lower() == "true",
-        ignore_tls_verification=credentials.get("MLFLOW_TRACKING_INSECURE_TLS", "") == "true")
+    creds = get_default_host_creds(uri)  # type: ignore[no-untyped-call]
+    if anonymous:
+        creds = MlflowHostCreds(uri, ignore_tls_verification=creds.ignore_tls_verification,  # type: ignore[no-untyped-call]
+                                client_cert_path=creds.client_cert_path, server_cert_path=creds.server_cert_path)
     try:
-        response = rest_utils.http_request(  # type: ignore[no-untyped-call]
-            creds, "/api/2.0/mlflow/experiments/get-by-name", "GET", params={"experiment_name": experiment},
-            max_retries=0, timeout=10)
+        response = http_request(creds, endpoint, "GET", params=params or None, raise_on_status=False)  # type: ignore[no-untyped-call]
     except Exception as error:
-        refused = next((code for code in (401, 403) if f"error code {code}" in str(error)), None)
-        if refused:  # MLflow raises on some refusals instead of returning them
-            return refused
-        raise TrackingError(f"the job's request to {tracking_uri.redact(uri)} failed: "
-                            f"{describe_error(error, uri)}") from error
+        raise TrackingError(describe_error(error, uri)) from error
     return int(response.status_code)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-from launcher.cloud.aws import Aws, split_s3_uri
+from typing import Any
 
 CONTENT_BUDGET_BYTES = 256 * 1024 * 1024
 DIGEST_LENGTH = 16
@@ -53,13 +53,13 @@ def fingerprint_local(channel: str, directory: Path) -> Fingerprint:
     return Fingerprint(channel, str(directory), digest.hexdigest()[:DIGEST_LENGTH], method, len(files), total)
 
 
-def fingerprint_s3(channel: str, uri: str, aws: Aws) -> Fingerprint:
-    bucket, prefix = split_s3_uri(uri)
+def fingerprint_listing(channel: str, uri: str, objects: Iterable[Mapping[str, Any]]) -> Fingerprint:
+    """An S3 channel's fingerprint from its listing (ListObjectsV2 entries: Key, ETag, Size), which the command
+    that talks to AWS hands over."""
     digest = hashlib.sha256()
     count = total = 0
-    for page in aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            digest.update(f"{item['Key']}\0{item['ETag']}\0".encode())
-            count += 1
-            total += int(item["Size"])
+    for item in objects:
+        digest.update(f"{item['Key']}\0{item['ETag']}\0".encode())
+        count += 1
+        total += int(item["Size"])
     return Fingerprint(channel, uri, digest.hexdigest()[:DIGEST_LENGTH], "etag", count, total)

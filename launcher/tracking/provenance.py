@@ -15,10 +15,10 @@ from pathlib import Path
 
 from launcher import __version__
 from launcher.config.credential_rules import check_derived
-from launcher.config.secrets import SECRET_FILE_PATTERNS
-from launcher.config.tracking_uri import redact
 from launcher.config.yaml_source import Location, problem
-from launcher.errors import ConfigProblem
+from launcher.core.errors import ConfigProblem
+from launcher.core.guard import CREDENTIAL_FILES, CREDENTIAL_PATHS
+from train.contract.uris import redact
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ KEY_PACKAGES = ("mlflow", "torch", "numpy", "boto3", "sagemaker", "jsonschema", 
 LOCK_FILE = Path(__file__).resolve().parents[2] / "requirements.lock"
 DIFF_LIMIT_BYTES = 1024 * 1024
 # Files whose changes never leave the machine in a run's artifacts.
-SECRET_PATHSPECS = tuple(f":(exclude,glob,icase)**/{pattern}" for pattern in SECRET_FILE_PATTERNS)
+SECRET_PATHSPECS = tuple(f":(exclude,glob,icase)**/{pattern}" for pattern in (*CREDENTIAL_FILES, *CREDENTIAL_PATHS))
 
 
 def package_versions() -> dict[str, str]:
@@ -70,29 +70,34 @@ def uncommitted_diff(cwd: Path) -> str:
     return text
 
 
-HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
 
 def diff_credentials(diff: str) -> list[ConfigProblem]:
-    """A problem for each added line of the uncommitted diff that holds a credential (it would be recorded in
-    provenance/uncommitted.diff), located in the changed file; the value is never shown."""
+    """A problem for each line of the uncommitted diff that holds a credential, whether the change adds it,
+    removes it or only shows it as context: the run would keep all of them in provenance/uncommitted.diff.
+    Located in the changed file (a removed line at its place in the committed file); the value is never shown."""
     found: list[ConfigProblem] = []
-    path, line = "", 0
+    old_path = new_path = ""
+    old_line = new_line = 0
     for text in diff.splitlines():
-        if text.startswith("+++ "):
-            path = text[4:].removeprefix("b/")
+        if text.startswith("--- "):
+            old_path = text[4:].removeprefix("a/")
+        elif text.startswith("+++ "):
+            new_path = text[4:].removeprefix("b/")
         elif match := HUNK.match(text):
-            line = int(match.group(1))
-        elif text.startswith("+"):
-            hit = check_derived(text[1:])
+            old_line, new_line = int(match.group(1)), int(match.group(2))
+        elif text[:1] in ("+", "-", " "):
+            kind = {"+": "an added", "-": "a removed", " ": "an unchanged"}[text[:1]]
+            path, line = (old_path, old_line) if text[:1] == "-" else (new_path, new_line)
+            hit = check_derived(text[1:], Path(path).name or "diff")
             if hit is not None:
                 where = Location(f"{path} (uncommitted change)", line, 1)
-                found.append(problem(where, (), f"this added line holds what looks like {hit.kind}; the run keeps "
-                                     "the uncommitted diff: remove it (keep credentials in Secrets Manager) or "
-                                     "commit the change without it"))
-            line += 1
-        elif not text.startswith("-"):
-            line += 1
+                found.append(problem(where, (), f"{kind} line of the uncommitted diff holds what looks like "
+                                     f"{hit.kind}; the run keeps the uncommitted diff: commit or stash the change "
+                                     "first (and keep credentials in Secrets Manager)"))
+            old_line += text[:1] != "+"
+            new_line += text[:1] != "-"
     return found
 
 

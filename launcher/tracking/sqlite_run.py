@@ -8,8 +8,9 @@ starts, for everything else it records.
 
 It is used only when that is certain: the store exists at the schema revision the pinned MLflow writes
 (`SCHEMA_REVISION`, checked against MLflow's own by the tests), workspaces are off, the experiment exists and
-is active, and every key and value is within MLflow's rules. Otherwise `create_run` returns None and the caller
-uses MLflow's client, which creates the store or the experiment, or refuses a value, as MLflow does.
+is active, and every key and value is within MLflow's rules (train.contract.mlflow_rules). Otherwise
+`create_run` returns None and the caller uses MLflow's client, which creates the store or the experiment, or
+refuses a value, as MLflow does.
 tests/test_sqlite_run.py compares a run made here with one made by MLflow's client, row by row.
 """
 
@@ -18,23 +19,18 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import posixpath
-import re
 import sqlite3
 import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+from train.contract.mlflow_rules import RUN_NAME_COLUMN_LENGTH, param_fits, tag_fits, valid_name
+
 SCHEMA_REVISION = "dc11669786a5"  # the alembic head of the pinned mlflow (3.17.2)
 DEFAULT_WORKSPACE = "default"
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
-MAX_KEY_LENGTH = 250  # mlflow.utils.validation: MAX_ENTITY_KEY_LENGTH, MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
-MAX_PARAM_VALUE_LENGTH = 6000
-MAX_TAG_VALUE_LENGTH = 8000
-MAX_RUN_NAME_LENGTH = 250
-VALID_KEY = re.compile(r"^[/\w.\- :]*$")  # mlflow.utils.validation.validate_param_and_metric_name (POSIX)
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
@@ -94,25 +90,16 @@ def _local_location(location: object) -> bool:
     return isinstance(location, str) and location.startswith("/") and "?" not in location and "#" not in location
 
 
-def _valid_key(key: str) -> bool:
-    """mlflow.utils.validation's rules for a param or tag key."""
-    normalized = posixpath.normpath(key)
-    unique = normalized == key and normalized != "." and not normalized.startswith(("..", "/"))
-    return bool(key) and len(key) <= MAX_KEY_LENGTH and VALID_KEY.match(key) is not None and unique
-
-
 def _within_mlflow_rules(run_name: str | None, params: Mapping[str, str], tags: Mapping[str, str]) -> bool:
     """Every value is one MLflow would store unchanged; anything else (a value MLflow truncates or refuses, a
     run name that contradicts the mlflow.runName tag) is left to MLflow."""
     tagged_name = tags.get(RUN_NAME_TAG)
     if run_name and tagged_name and run_name != tagged_name:
         return False
-    if len(run_name or tagged_name or "") > MAX_RUN_NAME_LENGTH:
+    if len(run_name or tagged_name or "") > RUN_NAME_COLUMN_LENGTH:
         return False
-    return (all(_valid_key(key) and isinstance(value, str) and len(value) <= MAX_PARAM_VALUE_LENGTH
-                for key, value in params.items())
-            and all(_valid_key(key) and isinstance(value, str) and len(value) <= MAX_TAG_VALUE_LENGTH
-                    for key, value in tags.items()))
+    return (all(valid_name(key) and isinstance(value, str) and param_fits(value) for key, value in params.items())
+            and all(valid_name(key) and isinstance(value, str) and tag_fits(value) for key, value in tags.items()))
 
 
 def _mlflow_random_name() -> str | None:

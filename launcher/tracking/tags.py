@@ -19,8 +19,11 @@ def run_tags(spec: LaunchSpec, provenance: Provenance) -> dict[str, str]:
         "launcher.version": provenance.launcher_version,
         "launcher.command": provenance.command,
         "launcher.python_version": provenance.python_version,
+        "launcher.host": provenance.host,
         **spec.tags,
     }
+    if spec.is_local:  # where its trees are on this machine: `status`, `stop` and the next launch look there
+        tags["launcher.work_dir"] = str(spec.work_dir)
     if provenance.git_commit:
         tags["mlflow.source.git.commit"] = provenance.git_commit
         tags["launcher.git_dirty"] = str(provenance.git_dirty).lower()
@@ -39,6 +42,8 @@ def run_tags(spec: LaunchSpec, provenance: Provenance) -> dict[str, str]:
 def job_tags(spec: LaunchSpec, job_name: str, config_uri: str, note: str) -> dict[str, str]:
     """Set once the job has a name: the job, where its configs are, and the run's description."""
     tags = {"launcher.job_name": job_name, "launcher.config_uri": config_uri, "mlflow.note.content": note}
+    if spec.is_local:
+        tags["launcher.job_dir"] = str(spec.work_dir / job_name)
     if not spec.run_name:
         tags["mlflow.runName"] = job_name
     return tags
@@ -58,5 +63,9 @@ def image_tags(configured: str | None, uri: str | None = None, digest: str | Non
 
 
 def code_tags(code: CodeArchive) -> dict[str, str]:
-    """Which code ran: the shipped archive's SHA-256 (same code, same hash) and how many files it holds."""
-    return {"launcher.code_sha256": code.sha256, "launcher.code_files": str(len(code.files))}
+    """Which code ran: the shipped archive's SHA-256 (same code, same hash), how many files it holds, and the
+    credential files it left out (by name)."""
+    tags = {"launcher.code_sha256": code.sha256, "launcher.code_files": str(len(code.files))}
+    if code.left_out:
+        tags["launcher.code_left_out"] = ", ".join(code.left_out)[:1000]
+    return tags

@@ -16,11 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from train.api import TaskContext
 from train.digits import plots
 from train.digits.data import Split, load_split
 from train.digits.model import N_CLASSES, build_mlp, build_optimizer
-from train.distributed import Distributed
-from train.runtime import TaskContext
+from train.runtime.distributed import Distributed
 
 
 def seed_everything(seed: int, threads: int) -> torch.Generator:

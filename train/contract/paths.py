@@ -1,4 +1,4 @@
-"""SageMaker's /opt/ml contract, read from files, stdlib only, nothing done at import time.
+"""SageMaker's /opt/ml tree, read from files: where a job's channels, configs, model, output and record are.
 
 Every path derives from one base directory, `/opt/ml` unless `SAGEMAKER_BASE_DIR` says otherwise: that one seam
 lets the local executor and the tests lay out a tree anywhere. The launcher imports the names below too, so
@@ -27,6 +27,8 @@ TRAINING_CONFIG_FILE = "training.yaml"  # the resolved training config inside th
 RESOLVED_CONFIG_FILE = "resolved.yaml"  # ...and the whole resolved config (job + `train:`), as logged
 TRAIN_KEY = "train"  # the training config's fields live under `train.` in overrides, params and the resolved config
 ENTRY_MODULE = "train"  # `python -m train`; the image's `train` command (what SageMaker runs) does the same
+CHECKPOINT_FILE = "smlaunch-checkpoint.pt"  # in /opt/ml/checkpoints (synced with CheckpointConfig.S3Uri)
+CHECKPOINT_OWNER_FILE = "smlaunch-checkpoint.json"  # beside it, {"run_id": ...}: whose checkpoint it is
 FAILURE_REASON_LIMIT = 1024  # SageMaker shows the first 1024 characters of output/failure as FailureReason
 
 
@@ -113,6 +115,21 @@ class ContainerPaths:
         return self.record_dir / "pending.json"
 
     @property
+    def ended_file(self) -> Path:
+        """Written when the task returned: a job that exits without it never finished its task."""
+        return self.record_dir / "ended.json"
+
+    @property
+    def launcher_lock(self) -> Path:
+        """Held by a local job's launcher while it lives (train.contract.liveness); absent on SageMaker."""
+        return self.base / "launcher.lock"
+
+    @property
+    def host_lock(self) -> Path:
+        """Held by the host's process while it runs."""
+        return self.base / "host.lock"
+
+    @property
     def training_config_file(self) -> Path:
         return self.channel_dir(CONFIG_CHANNEL) / TRAINING_CONFIG_FILE
 
@@ -153,7 +170,3 @@ def _read_json(path: Path, default: dict[str, Any]) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         value: dict[str, Any] = json.load(handle)
     return value
-
-
-if __name__ == "__main__":
-    print(entrypoint_script(), end="")

@@ -2,66 +2,58 @@
 
 The run is resumed first, before anything else can fail, so every later failure can be recorded on it. One
 try/except separates the endings, and none of them is left to MLflow's exit hook:
-  the task returned            → metrics flushed, run FINISHED, exit 0
+  the task returned            → `ended.json` written, metrics flushed, run FINISHED, exit 0
   the task (or setup) raised   → /opt/ml/output/failure (reason first: SageMaker shows its first 1024
                                  characters as FailureReason), run FAILED with the reason, exit 1
-  SIGTERM (StopTrainingJob, MaxRuntimeInSeconds, a spot reclaim, Ctrl-C locally)
+  SIGTERM (StopTrainingJob, MaxRuntimeInSeconds, a spot reclaim, Ctrl-C or a dead launcher locally)
                                → a resumable (spot) job keeps its run RUNNING for the restart, which resumes
-                                 from the last checkpoint; otherwise failure file + run KILLED; exit 143
-The failure path cannot fail in turn: each step is guarded, and the failure file is written whatever the
-exception's text holds. The task itself (data + model) lives elsewhere and knows nothing of this.
+                                 from its own last checkpoint; otherwise failure file + run KILLED; exit 143
+A process that ends any other way (killed, `os._exit`, a crash in native code) never writes `ended.json`, so
+whoever settles the run afterwards knows the task did not finish. The failure path cannot fail in turn: each
+step is guarded. The task itself (data + model) lives elsewhere and knows nothing of this.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
-from train.checkpoints import Checkpoints
-from train.contract import FAILURE_REASON_LIMIT, ContainerPaths, TrainingEnvironment
-from train.distributed import Distributed, failure_reason
-from train.handover import RESUMABLE_ENV
-from train.secrets import SecretUnavailable, resolve_into
-from train.startup import imports_without_gc
-from train.timeline import mark
-from train.toolkit_env import toolkit_variables
-from train.tracking import RunTracker, warn
-from train.tuning import apply_tuned, tuned_values
+from train.api.context import TaskContext
+from train.contract.handover import RESUMABLE_ENV
+from train.contract.journal import update_marker
+from train.contract.paths import ContainerPaths, TrainingEnvironment
+from train.contract.startup import imports_without_gc
+from train.contract.timeline import mark
+from train.runtime.checkpoints import Checkpoints
+from train.runtime.distributed import Distributed, failure_reason
+from train.runtime.failure import describe, details, warn, write_failure
+from train.runtime.orphan import LAUNCHER_DIED, launcher_died
+from train.runtime.secrets import SecretUnavailable, resolve_into
+from train.runtime.toolkit_env import toolkit_variables
+from train.runtime.tracking import RunTracker
+from train.runtime.tuning import apply_tuned, tuned_values
 
 EXIT_FAILURE = 1
 EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 class Terminated(BaseException):
-    """SIGTERM (or SIGINT) reached the container: SageMaker is stopping the job."""
+    """SIGTERM (or SIGINT) reached the container: SageMaker is stopping the job (or, locally, the launcher is
+    gone)."""
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, orphaned: bool = False) -> None:
         super().__init__(signum)
-        self.reason = f"Terminated: the job received {signal.Signals(signum).name} (stopped, out of time, or " \
-                      "reclaimed)"
-
-
-@dataclass(frozen=True)
-class TaskContext:
-    """What a task receives: its config, the container's environment and paths, the run tracker and checkpoints."""
-
-    config: Mapping[str, Any]
-    env: TrainingEnvironment
-    tracker: RunTracker
-    checkpoints: Checkpoints
-    dist: Distributed = field(default_factory=Distributed)  # rank, world size, device, shard, global values
-
-    @property
-    def paths(self) -> ContainerPaths:
-        return self.env.paths
+        self.orphaned = orphaned
+        self.reason = LAUNCHER_DIED if orphaned else (
+            f"Terminated: the job received {signal.Signals(signum).name} (stopped, out of time, or reclaimed)")
 
 
 def load_task(reference: str) -> Callable[[TaskContext], None]:
@@ -84,37 +76,19 @@ def read_training_config(paths: ContainerPaths) -> dict[str, Any]:
     return config
 
 
-def write_failure(paths: ContainerPaths, error: BaseException, dist: Distributed | None = None) -> str:
-    """Write the failure file (the reason first, then the traceback) and return the reason. Never raises.
-
-    The first writer wins: among a host's workers, the one that failed first (the others are then stopped
-    by torchrun and would only report the SIGTERM)."""
-    try:
-        reason = error.reason if isinstance(error, Terminated) else f"{type(error).__name__}: {error}"
-    except Exception:  # an exception whose __str__ fails
-        reason = type(error).__name__
+def record_failure(paths: ContainerPaths, error: BaseException, dist: Distributed | None = None) -> str:
+    """Write the failure file (the reason, then the traceback) and return the reason. Never raises."""
+    reason = describe(error)
     if dist is not None:
         reason = failure_reason(dist, reason, error)
-    try:
-        details = "".join(traceback.format_exception(error))
-    except Exception:
-        details = ""
-    text = f"{reason[:FAILURE_REASON_LIMIT]}\n\n{details}"
-    try:
-        paths.output_dir.mkdir(parents=True, exist_ok=True)
-        with open(paths.failure_file, "xb") as handle:
-            handle.write(text.encode("utf-8", errors="backslashreplace"))
-    except FileExistsError:
-        pass
-    except Exception as failed:
-        warn(f"could not write {paths.failure_file}: {failed!r}")
-    return reason.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    write_failure(paths, reason, "" if isinstance(error, Terminated) else details(error))
+    return reason
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the ending below is bounded; a second SIGTERM must not cut it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise Terminated(signum)
+    raise Terminated(signum, orphaned=launcher_died(ContainerPaths.from_env()))
 
 
 @contextlib.contextmanager
@@ -160,6 +134,7 @@ def run_job(paths: ContainerPaths) -> int:
         with imports_without_gc():  # mlflow, its store, the task's module and torch load ≈1 s faster
             with _signals_held():  # a stop during the resume (or mlflow's import) is taken right after it
                 tracker.start(restarted=checkpoints.exists())
+            checkpoints.owner = tracker.run_id or checkpoints.owner  # a tuning trial's run exists only now
             if unresolved is not None:
                 raise unresolved
             if broken is not None or env is None:
@@ -172,6 +147,7 @@ def run_job(paths: ContainerPaths) -> int:
             dist.start()
         mark("task_start")
         task(TaskContext(config=config, env=env, tracker=tracker, checkpoints=checkpoints, dist=dist))
+        update_marker(paths.ended_file, task="returned")
         if dist.under_torchrun:
             dist.write_summary(paths.record_dir, env.current_host)
             dist.stop()
@@ -179,18 +155,18 @@ def run_job(paths: ContainerPaths) -> int:
         tracker.finish()
         return 0
     except Terminated as stop:
-        if os.environ.get(RESUMABLE_ENV) == "true":  # a spot reclaim: SageMaker restarts the job
+        if os.environ.get(RESUMABLE_ENV) == "true" and not stop.orphaned:  # a spot reclaim: SageMaker restarts it
             kept = f"checkpoint of step {checkpoints.saved_step} kept" if checkpoints.exists() else "no checkpoint yet"
             warn(f"{stop.reason}; {kept}: the restarted job resumes this run")
             tracker.suspend()
         else:
-            tracker.fail(write_failure(paths, stop, dist), killed=True)
+            tracker.fail(record_failure(paths, stop, dist), killed=True)
         return EXIT_TERMINATED
     except BaseException as error:
-        reason = write_failure(paths, error, dist)
-        warn(f"training failed: {reason}")
-        with contextlib.suppress(Exception):
+        reason = record_failure(paths, error, dist)
+        with contextlib.suppress(Exception):  # once, here in the job's log; the reason alone goes on the run
             traceback.print_exception(error, file=sys.stderr)
+        warn(f"training failed: {reason}")
         tracker.fail(reason)
         return EXIT_FAILURE
 
@@ -198,14 +174,16 @@ def run_job(paths: ContainerPaths) -> int:
 def main() -> None:
     """Console entry point. Once run_job has ended the run, written every file and flushed every point it
     could, the process leaves without Python's teardown: finalizing the ~3,000 modules torch and mlflow load
-    (and their exit hooks) takes over a second and has nothing left to do."""
+    takes over a second and has nothing left to do. The task's own exit handlers (atexit) still run."""
     code = run_job(ContainerPaths.from_env(os.environ))
     leave(code)
 
 
 def leave(code: int) -> None:
-    """Exit now, after flushing what this process printed."""
+    """Exit now, after the exit handlers the task registered and a flush of what this process printed."""
     mark("container_exit")
+    with contextlib.suppress(BaseException):
+        atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

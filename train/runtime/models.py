@@ -94,30 +94,3 @@ def _own_code(model: Any) -> list[str] | None:
 
     source = getattr(sys.modules.get(module.split(".")[0]), "__path__", None)
     return [str(Path(next(iter(source))))] if source else None
-
-
-class _AlreadySaved:
-    """An MLflow "flavour" whose save_model copies a model already saved, so Model.log (which creates the
-    LoggedModel, links it to the run and registers it) uploads those files instead of serializing again."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def save_model(self, path: str, mlflow_model: Any, **_: Any) -> None:
-        from mlflow.models import Model
-
-        shutil.copytree(self.directory, path)
-        saved = Model.load(self.directory)
-        for name in ("flavors", "signature", "saved_input_example_info", "model_size_bytes", "metadata"):
-            if getattr(saved, name, None) is not None:
-                setattr(mlflow_model, name, getattr(saved, name))
-        mlflow_model.save(str(Path(path) / "MLmodel"))
-
-
-def log_saved(directory: Path, flavour: str, run_id: str, name: str, registered_model_name: str | None) -> str:
-    """Log the model saved in `directory` to `run_id` as a logged model named `name`; return its model URI."""
-    from mlflow.models import Model
-
-    info = Model.log(artifact_path=None, name=name, flavor=_AlreadySaved(directory), flavor_name=flavour,
-                     run_id=run_id, registered_model_name=registered_model_name, validate_serving_input=False)
-    return str(info.model_uri)

@@ -5,10 +5,15 @@ A task saves its state every N steps (or seconds) with `save`; on start it calls
 passes (model and optimizer state dicts, its own counters) is stored together with every random generator's
 state (Python, NumPy, torch and any torch.Generator the task names), so a resumed run continues bit for bit.
 A checkpoint is written to a temporary name and renamed: a SIGTERM mid-write leaves the previous one intact.
+
+A checkpoint belongs to the run that wrote it: its owner's run ID is stored in it and beside it
+(`smlaunch-checkpoint.json`, which pre-flight reads on S3 without torch). A job resumes only from its own run's
+checkpoints; one left by another run under the same location is ignored here, and refused at pre-flight.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -16,10 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from train.contract.files import atomic_writer, write_atomically
+from train.contract.handover import RUN_ID_ENV
+from train.contract.journal import read_marker
+from train.contract.paths import CHECKPOINT_FILE, CHECKPOINT_OWNER_FILE
+from train.runtime.failure import warn
+
 if TYPE_CHECKING:
     import torch
 
-CHECKPOINT_FILE = "smlaunch-checkpoint.pt"
 
 
 @dataclass
@@ -28,6 +38,7 @@ class Checkpoints:
 
     directory: Path
     writer: bool = True  # False on every worker but global rank 0 of a distributed job: one writer
+    owner: str | None = field(default_factory=lambda: os.environ.get(RUN_ID_ENV))  # whose checkpoints these are
     every_steps: int = 1
     every_seconds: float | None = None
     _last_saved: float = field(default_factory=time.monotonic)
@@ -37,8 +48,18 @@ class Checkpoints:
     def path(self) -> Path:
         return self.directory / CHECKPOINT_FILE
 
+    @property
+    def owner_file(self) -> Path:
+        return self.directory / CHECKPOINT_OWNER_FILE
+
+    def written_by(self) -> str | None:
+        """The run that wrote the checkpoint here (None when there is none, or it does not say)."""
+        found = read_marker(self.owner_file).get("run_id")
+        return str(found) if found else None
+
     def exists(self) -> bool:
-        return self.path.is_file()
+        """A checkpoint of this job's own run is here."""
+        return self.path.is_file() and (self.owner is None or self.written_by() == self.owner)
 
     def due(self, step: int) -> bool:
         """Whether `step` should be saved under the every_steps / every_seconds policy."""
@@ -56,6 +77,7 @@ class Checkpoints:
         import torch
 
         payload = {
+            "run_id": self.owner,
             "step": step,
             "state": state,
             "rng": {
@@ -65,10 +87,9 @@ class Checkpoints:
                 "generators": {name: g.get_state() for name, g in (generators or {}).items()},
             },
         }
-        self.directory.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(f".{CHECKPOINT_FILE}.{os.getpid()}.partial")
-        torch.save(payload, partial)
-        os.replace(partial, self.path)
+        write_atomically(self.owner_file, json.dumps({"run_id": self.owner}))  # first: a checkpoint is never unowned
+        with atomic_writer(self.path) as handle:
+            torch.save(payload, handle)
         self._last_saved = time.monotonic()
         self.saved_step = step
 
@@ -81,6 +102,10 @@ class Checkpoints:
 
     def restore(self, generators: dict[str, torch.Generator] | None = None) -> tuple[int, dict[str, Any]] | None:
         """(step, state) of the last checkpoint, with every RNG put back as it was; None when there is none."""
+        if self.path.is_file() and not self.exists():
+            warn(f"{self.directory} holds a checkpoint of run {self.written_by()}, not of this run "
+                 f"({self.owner}): starting from the beginning")
+            return None
         if not self.exists():
             return None
         import numpy as np

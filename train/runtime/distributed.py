@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
-from train.handover import BACKEND_ENV, PEER_LOST
+from train.contract.handover import BACKEND_ENV, PEER_LOST
 
 if TYPE_CHECKING:
     import torch

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import MutableMapping
 
-from train.handover import SECRET_ENV_PREFIX
+from train.contract.handover import SECRET_ENV_PREFIX
+from train.contract.secret_refs import BadReference, parse
 
 
 class SecretUnavailable(RuntimeError):
@@ -24,20 +25,24 @@ def references(environ: MutableMapping[str, str]) -> dict[str, str]:
             if name.startswith(SECRET_ENV_PREFIX) and value}
 
 
-def _read(reference: str) -> str:
+def _read(text: str) -> str:
+    """The value a reference names, read with this job's own credentials (the execution role)."""
     import boto3
 
-    secret, _, field = reference.partition("#")
-    region = secret.split(":")[3] if secret.startswith("arn:") else None
-    answer = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=secret)
+    reference = parse(text)
+    answer = boto3.client("secretsmanager", region_name=reference.region).get_secret_value(SecretId=reference.secret)
     value: str | None = answer.get("SecretString")
     if value is None:
-        raise SecretUnavailable(f"{secret} holds binary data, not text")
-    if field:
-        parsed = json.loads(value)
-        if not isinstance(parsed, dict) or field not in parsed:
-            raise SecretUnavailable(f"{secret} has no field {field!r}")
-        value = str(parsed[field])
+        raise SecretUnavailable(f"{reference.secret} holds binary data, not text")
+    if reference.field:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict) or reference.field not in parsed:
+            raise SecretUnavailable(f"{reference.secret} has no field {reference.field!r} (it must be a JSON object "
+                                    "holding that field)")
+        value = str(parsed[reference.field])
     return value
 
 
@@ -50,8 +55,10 @@ def resolve_into(environ: MutableMapping[str, str]) -> list[str]:
             environ[name] = _read(reference)
         except SecretUnavailable:
             raise
+        except BadReference as error:
+            raise SecretUnavailable(f"{name}: {error}") from None
         except Exception as error:
-            raise SecretUnavailable(f"cannot read secret {reference.partition('#')[0]} for {name}: "
+            raise SecretUnavailable(f"cannot read secret {parse(reference).secret} for {name}: "
                                     f"{type(error).__name__}") from None
         resolved.append(name)
     return resolved

@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Mapping
 from typing import Any
 
-from train.contract import TrainingEnvironment
+from train.contract.paths import TrainingEnvironment
 
 SAGEMAKER_PREFIX = "sagemaker_"  # the toolkit keeps hyperparameters named sagemaker_* for itself
 LOG_LEVEL_PARAM = "sagemaker_container_log_level"

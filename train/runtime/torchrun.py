@@ -9,7 +9,7 @@ N, R and the first host come from /opt/ml/input/config/resourceconfig.json (host
 them algo-1 … algo-N); P from SMLAUNCH_PROCESSES_PER_HOST ('auto': the GPUs `nvidia-smi` lists, 1 without);
 the backend from SMLAUNCH_BACKEND ('auto': nccl with GPUs, gloo without), resolved here and handed to the
 workers. The workers are `python -m train` again, told apart by torchrun's RANK/WORLD_SIZE: they run the task
-(train.runtime), and only global rank 0 records to MLflow. Local runs rendezvous on loopback at the port the
+(train.runtime.job), and only global rank 0 records to MLflow. Local runs rendezvous on loopback at the port the
 launcher picked (SMLAUNCH_MASTER_ADDR/PORT), since their hosts have no names.
 
 This process forwards SIGTERM/SIGINT to torchrun (which stops its workers). When torchrun fails and no worker
@@ -27,15 +27,16 @@ import sys
 from collections.abc import Mapping
 from types import FrameType
 
-from train.contract import ENTRY_MODULE, ContainerPaths, TrainingEnvironment
-from train.handover import (
+from train.contract.handover import (
     BACKEND_ENV,
     DISTRIBUTION_ENV,
     MASTER_ADDR_ENV,
     MASTER_PORT_ENV,
     PROCESSES_PER_HOST_ENV,
 )
-from train.toolkit_env import count_gpus
+from train.contract.paths import ENTRY_MODULE, ContainerPaths, TrainingEnvironment
+from train.runtime.failure import write_failure
+from train.runtime.toolkit_env import count_gpus
 
 MASTER_PORT = 29500  # on SageMaker: the first host's port for the rendezvous (torch's default)
 TORCHRUN = "torchrun"
@@ -76,7 +77,7 @@ def run_host(paths: ContainerPaths) -> int:
     processes, backend = resolve(os.environ, gpus)
     print(f"smlaunch: {env.current_host}: {' '.join(argv[1:])} (backend {backend})", file=sys.stderr, flush=True)
     _record(paths, {"command": argv[1:], "processes_per_host": processes, "backend": backend, "gpus": gpus})
-    child = subprocess.Popen(argv, env={**os.environ, BACKEND_ENV: backend})
+    child = subprocess.Popen(argv, env={**os.environ, BACKEND_ENV: backend})  # its workers watch the launcher too
     stopped: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
@@ -89,8 +90,8 @@ def run_host(paths: ContainerPaths) -> int:
     if code == 0 or stopped:
         return 128 + stopped[0] if stopped else 0
     reason = _reason(env.current_host, code)
-    if _write_failure(paths, reason) and env.is_primary:
-        from train.tracking import end_if_running
+    if write_failure(paths, reason) and env.is_primary:
+        from train.runtime.tracking import end_if_running
 
         end_if_running(os.environ, reason)
     return 1
@@ -109,14 +110,3 @@ def _reason(host: str, code: int) -> str:
     cause = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
     return (f"torchrun on {host} ended ({cause}) and no worker wrote a reason: a worker was killed (out of "
             "memory?) or could not start; see this host's log")
-
-
-def _write_failure(paths: ContainerPaths, reason: str) -> bool:
-    """Write the host's failure file unless a worker already did; True when this wrote it."""
-    try:
-        paths.output_dir.mkdir(parents=True, exist_ok=True)
-        with open(paths.failure_file, "x", encoding="utf-8") as handle:
-            handle.write(reason + "\n")
-    except OSError:
-        return False
-    return True

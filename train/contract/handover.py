@@ -13,7 +13,8 @@ TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 EXPERIMENT_ID_ENV = "MLFLOW_EXPERIMENT_ID"
 RUN_ID_ENV = "MLFLOW_RUN_ID"
 REGISTER_AS_ENV = "SMLAUNCH_REGISTER_AS"  # model registry name (tracking.register_as)
-SECRET_ENV_PREFIX = "SMLAUNCH_SECRET_"  # SMLAUNCH_SECRET_<VAR>=<Secrets Manager ARN[#field]>: resolved into VAR
+# SMLAUNCH_SECRET_<VAR>=<Secrets Manager ARN[#field]>: resolved into VAR (a name, not a credential:)
+SECRET_ENV_PREFIX = "SMLAUNCH_SECRET_"  # pragma: allowlist secret
 RESUMABLE_ENV = "SMLAUNCH_RESUMABLE"  # "true": a SIGTERM is a spot reclaim the job restarts from (keep RUNNING)
 DISTRIBUTION_ENV = "SMLAUNCH_DISTRIBUTION"  # "torchrun": each host starts its workers with torch.distributed.run
 PROCESSES_PER_HOST_ENV = "SMLAUNCH_PROCESSES_PER_HOST"  # "auto" (GPUs, else 1) or a number
@@ -23,6 +24,7 @@ DISTRIBUTION_VARIABLES = (DISTRIBUTION_ENV, PROCESSES_PER_HOST_ENV, BACKEND_ENV)
 # machine rendezvous on loopback, on a port free for this job
 MASTER_ADDR_ENV = "SMLAUNCH_MASTER_ADDR"
 MASTER_PORT_ENV = "SMLAUNCH_MASTER_PORT"
+WATCH_LAUNCHER_ENV = "SMLAUNCH_WATCH_LAUNCHER"  # local only, "true": stop when the launcher dies (runtime.orphan)
 # A tuning trial (SageMaker's tuner starts it, not the launcher): no MLFLOW_RUN_ID, but the sweep's parent run;
 # the container creates its own run under it, applies the tuned hyperparameters (SMLAUNCH_TUNED: their names)
 # and prints each metric as a line SageMaker's metric definitions read
@@ -46,6 +48,8 @@ def handover_variables(register_as: bool, resumable: bool, secrets: tuple[str, .
 
 
 FAILURE_TAG = "launcher.failure_reason"
+DROPPED_METRICS_TAG = "launcher.dropped_metrics"  # metric names MLflow refused, which the job did not record
+MODEL_PENDING_TAG = "launcher.model_pending"  # the model the job saved but could not log (in model.tar.gz)
 FAILURE_TAG_LIMIT = 5000  # MLflow tag values hold up to 8000 characters; the reason comes first anyway
 
 QUIET_LOGGERS = ("mlflow", "alembic", "sagemaker_mlflow")
