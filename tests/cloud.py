@@ -102,9 +102,19 @@ def make_cloud_project(project: Project, moto: MotoServer, tracking_uri: str) ->
     cloud.digest = pushed["image"]["imageId"]["imageDigest"]
     iam = cloud.client("iam")
     iam.create_role(RoleName="SageMakerExecution", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))
+    iam.put_role_policy(RoleName="SageMakerExecution", PolicyName=JOB_POLICY_NAME,
+                        PolicyDocument=json.dumps(JOB_POLICY))
     project.write("configs/cloud.yaml", cloud_config(experiment, tracking_uri))
     return cloud
 
 
 SAGEMAKER_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+JOB_POLICY_NAME = "training-job"
+JOB_POLICY = {"Version": "2012-10-17", "Statement": [  # what a training job needs, as a team would grant it
+    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket", "s3:PutObject"],
+     "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]},
+    {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+                                   "ecr:BatchCheckLayerAvailability"], "Resource": "*"},
+    {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                                   "logs:DescribeLogStreams"], "Resource": "*"}]}

@@ -158,7 +158,10 @@ def test_instance_type_tags_and_limits_come_from_the_service_model(cloud: CloudP
     assert cloud.run("--dry-run", *warm, "--set", "sagemaker.keep_alive_seconds=7200").code == 0  # API allows 21600
     too_long = cloud.run("--dry-run", *warm, "--set", "sagemaker.keep_alive_seconds=30000")
     assert too_long.code == 2 and "at most 21600 seconds" in too_long.stderr
-    assert cloud.run("--dry-run", "--set", "sagemaker.volume_size_gb=0").code == 0  # NVMe instance types
+    no_disk = cloud.run("--dry-run", "--set", "sagemaker.volume_size_gb=0")  # ml.m5.xlarge has no local storage
+    assert no_disk.code == 2 and "ml.m5.xlarge has no instance storage" in no_disk.stderr
+    nvme = ["--set", "sagemaker.volume_size_gb=0", "--set", "sagemaker.instance_type=ml.g5.xlarge"]
+    assert cloud.run("--dry-run", *nvme).code == 0, "a type with local NVMe storage needs no volume"
 
 
 @pytest.mark.parametrize(("host", "message"), [
@@ -201,8 +204,7 @@ def test_the_jobs_own_credentials_are_tried_not_the_laptops(project: Project, mo
     assert "MLFLOW_TRACKING_PASSWORD from Secrets Manager" in with_secret["tracking credentials"]["detail"]
     assert with_secret["secret MLFLOW_TRACKING_PASSWORD"]["ok"]
     assert [target for target, _ in moto.calls("secretsmanager.")] == ["secretsmanager.CreateSecret",
-                                                                     "secretsmanager.DescribeSecret",
-                                                                     "secretsmanager.DescribeSecret"]
+                                                                     "secretsmanager.DescribeSecret"]  # no value
 
 
 def test_a_secret_in_another_region_is_described_there_and_never_read(cloud: CloudProject) -> None:

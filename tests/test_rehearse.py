@@ -90,17 +90,27 @@ def test_a_failed_preflight_says_what_to_fix(cloud: CloudProject) -> None:
         in stderr
 
 
-def test_a_package_the_image_lacks_is_caught_in_the_image(cloud: CloudProject, training_image: str,
-                                                          docker_env: dict[str, str]) -> None:
+def test_a_package_the_image_lacks_is_named_before_anything_runs(cloud: CloudProject) -> None:
+    env_args = env_task(cloud.project, imports="import optuna  # on the laptop (sweeps), not in the image")
+    code, report, stderr = rehearse(cloud, "--mode", "local-process", *env_args)
+    assert code == 3, stderr[-2000:]
+    assert not report["safe_to_submit"]
+    assert "rehearsal: fix before submitting: FAIL task imports: the task imports optuna (optuna), which the " \
+           "image does not install" in stderr
+
+
+def test_an_import_only_the_image_can_judge_is_caught_in_the_image(cloud: CloudProject, training_image: str,
+                                                                   docker_env: dict[str, str]) -> None:
     subprocess.run(["docker", "tag", training_image, IMAGE], env=docker_env, check=True)  # as pulled from ECR
-    env_args = env_task(cloud.project, imports="import sklearn  # on the laptop, not in the image")
+    dynamic = "import importlib; importlib.import_module('opt' + 'una')  # no static import to read"
+    env_args = env_task(cloud.project, imports=dynamic)
     laptop_code, _, _ = rehearse(cloud, "--mode", "local-process", *env_args)
-    assert laptop_code == 0  # the laptop has scikit-learn: a local process would have said "safe"
+    assert laptop_code == 0  # the laptop has optuna: a local process would have said "safe"
     code, report, stderr = rehearse(cloud, *env_args, docker_host=docker_env.get("DOCKER_HOST"))
     assert report["mode"] == "local-container", stderr[-2000:]
     assert code == 1
     assert "rehearsal: fix before submitting: the job FAILED: ModuleNotFoundError: No module named " \
-           "'sklearn'" in stderr
+           "'optuna'" in stderr
 
 
 def test_pipe_channels_stream_their_files_through_a_fifo(project: Project) -> None:

@@ -314,6 +314,20 @@ class Aws:
         return self._sagemaker("describe_training_job", f"cannot describe training job {job_name}",
                                TrainingJobName=job_name)
 
+    def training_job_exists(self, job_name: str) -> bool:
+        """Whether a training job of that name exists (SageMaker answers ValidationException "not found")."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client("sagemaker").describe_training_job(TrainingJobName=job_name)
+        except ClientError as error:
+            message = str(error.response.get("Error", {}).get("Message", "")).lower()
+            if _code(error) in ("ValidationException", "ResourceNotFound") and \
+                    ("not found" in message or "could not find" in message):  # SageMaker's words, moto's
+                return False
+            raise AwsError(f"cannot look up training job {job_name} ({_code(error)})") from error
+        return True
+
     def stop_training_job(self, job_name: str) -> None:
         self._sagemaker("stop_training_job", f"cannot stop training job {job_name}", TrainingJobName=job_name)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,12 +19,22 @@ LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
 
 
 def check_cloud_rules(job: dict[str, Any], document: YamlDocument) -> list[ConfigProblem]:
-    if job["mode"] != "sagemaker":
-        return []
     found: list[ConfigProblem] = []
 
     def add(path: ConfigPath, message: str, key: bool = False) -> None:
         found.append(problem(document.locate(path, key=key), path, message))
+
+    name = job["sagemaker"].get("job_name")
+    if name is not None and not sagemaker_api.job_name_ok(name):
+        add(("sagemaker", "job_name"), f"SageMaker job names are 1-{sagemaker_api.limit('job_name_chars')} letters, "
+            "digits and '-', starting and ending with a letter or digit")
+    kms_pattern, kms_chars = sagemaker_api.limit("kms_key_pattern"), sagemaker_api.limit("kms_key_chars")
+    for field in ("output_kms_key", "volume_kms_key"):
+        key_id = job["sagemaker"].get(field)
+        if key_id is not None and (len(key_id) > kms_chars or not re.fullmatch(kms_pattern, key_id)):
+            add(("sagemaker", field), "a KMS key ID, ARN, alias (alias/name) or alias ARN: letters, digits and : / _ -")
+    if job["mode"] != "sagemaker":
+        return found
 
     sagemaker = job["sagemaker"]
     kind = sagemaker["instance_type"]
@@ -31,6 +42,9 @@ def check_cloud_rules(job: dict[str, Any], document: YamlDocument) -> list[Confi
         hint = difflib.get_close_matches(kind, sagemaker_api.instance_types(), n=1, cutoff=0.7)
         advice = f" — did you mean {hint[0]!r}?" if hint else " (see the InstanceType list of CreateTrainingJob)"
         add(("sagemaker", "instance_type"), f"{kind!r} is not a SageMaker training instance type{advice}")
+    elif sagemaker.get("volume_size_gb") == 0 and sagemaker_api.local_storage_gb(kind) == 0:
+        add(("sagemaker", "volume_size_gb"), f"0 GB, but {kind} has no instance storage: the job would have no disk "
+            "for its data and model; give it a volume (e.g. 30) or pick a type with local NVMe storage")
     limit = sagemaker_api.limit("keep_alive_seconds_max")
     if sagemaker.get("keep_alive_seconds", 0) > limit:
         add(("sagemaker", "keep_alive_seconds"), f"SageMaker keeps a warm pool at most {limit} seconds")

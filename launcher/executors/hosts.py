@@ -132,7 +132,8 @@ def run_hosts(request: dict[str, Any], work_dir: Path, launcher: HostLauncher,
         for descriptor in held:
             os.close(descriptor)
     if timed_out:
-        return JobOutcome(job_name, FAILED, f"MaxRuntimeExceeded: the job ran longer than {max_runtime} s",
+        return JobOutcome(job_name, FAILED, f"MaxRuntimeExceeded: the job ran longer than {max_runtime} s "
+                          "(sagemaker.max_runtime_seconds): raise it, or train for less",
                           output_data=primary_output)
     if failed is not None:
         code = processes[failed].returncode

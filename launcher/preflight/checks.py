@@ -15,7 +15,7 @@ from launcher.config.spec import LaunchSpec
 from launcher.config.tracking_uri import is_managed_mlflow, is_server
 from launcher.core.errors import LauncherError
 from launcher.executors import docker
-from launcher.preflight import data, image, image_deps, network, role, tracking
+from launcher.preflight import data, image, image_deps, instance, network, role, task_imports, tracking
 from launcher.preflight.report import EXIT_PREFLIGHT, Caveat, Check, PreflightError, PreflightReport
 from train.contract import secret_refs
 
@@ -32,6 +32,9 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None, check_tracking: bool = True
         _check_secrets(spec, aws, report)
     if check_tracking and is_server(spec.tracking_uri):
         report.add("tracking server", partial(tracking.check_health, spec.tracking_uri))
+    if check_tracking and (not is_server(spec.tracking_uri) or report.passed("tracking server")) \
+            and not is_managed_mlflow(spec.tracking_uri):
+        report.add("experiment", partial(tracking.check_experiment, spec))
     if spec.mode != "sagemaker" or aws is None:
         for field, channel, name in spec.channel_files:
             report.add(field, partial(data.check_file, Aws(), spec, field, channel, name))
@@ -48,6 +51,9 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None, check_tracking: bool = True
         return report  # every other check needs both
     region, account = aws.region or "", identity["account"]
     _check_data(spec, aws, report, region)
+    report.add("instance", partial(instance.check_instance, aws, spec))
+    if spec.job.job_name:
+        report.add("job name", partial(_job_name_free, aws, spec.job.job_name))
     _check_image(spec, aws, report, region)
     if spec.job.role_arn and report.add("role", partial(role.check_role, aws, spec, account)):
         report.add("role permissions", partial(role.check_permissions, aws, spec, report, account))
@@ -90,7 +96,8 @@ def _check_image(spec: LaunchSpec, aws: Aws, report: PreflightReport, region: st
     if report.add("image", partial(image.check_image, aws, spec, report)) and report.image is not None:
         report.add("image architecture", partial(image.check_architecture, aws, spec, report))
         recorded = image_deps.recorded_in_tags(report.image.tags)
-        report.add("image dependencies", lambda: image_deps.compare(recorded, "push a new image: make push"))
+        if report.add("image dependencies", lambda: image_deps.compare(recorded, "push a new image: make push")):
+            report.add("task imports", partial(task_imports.check_task_imports, spec))
 
 
 def _check_local_image(spec: LaunchSpec, report: PreflightReport) -> None:
@@ -98,7 +105,8 @@ def _check_local_image(spec: LaunchSpec, report: PreflightReport) -> None:
         return
     if report.add("image", partial(_local_image, spec.job.image or "", report)):
         label = docker.image_label(spec.job.image or "", image_deps.LABEL)
-        report.add("image dependencies", lambda: image_deps.compare(label, "rebuild it: make build"))
+        if report.add("image dependencies", lambda: image_deps.compare(label, "rebuild it: make build")):
+            report.add("task imports", partial(task_imports.check_task_imports, spec))
 
 
 def _check_secrets(spec: LaunchSpec, aws: Aws | None, report: PreflightReport) -> None:
@@ -118,6 +126,13 @@ def _check_secrets(spec: LaunchSpec, aws: Aws | None, report: PreflightReport) -
             return f"{name} ← {arn}"
 
         report.add(f"secret {name}", resolve)
+
+
+def _job_name_free(aws: Aws, name: str) -> str:
+    if aws.training_job_exists(name):
+        raise AwsError(f"a training job named {name} exists already (names are unique, forever, per account and "
+                       "region): choose another sagemaker.job_name, or leave it out and smlaunch names the job")
+    return f"{name} is free"
 
 
 def _spot(spec: LaunchSpec) -> str:

@@ -32,6 +32,20 @@ def check_health(uri: str) -> str:
     return f"{redact(uri)} answers ({status})"
 
 
+def check_experiment(spec: LaunchSpec) -> str:
+    """The experiment the launch records in is usable as the launch will use it: a deleted one (MLflow deletes
+    softly, from the UI) refuses new runs."""
+    found = client.experiment_state(spec.tracking_uri, spec.experiment)
+    if found is None:
+        return f"experiment {spec.experiment!r} is created with the first run"
+    state, experiment_id = found
+    if state != "active":
+        raise LauncherError(f"experiment {spec.experiment!r} was deleted (MLflow keeps it, soft-deleted, and takes no "
+                            f"new run in it): restore it with `MLFLOW_TRACKING_URI={redact(spec.tracking_uri)} "
+                            f"mlflow experiments restore --experiment-id {experiment_id}`, or set another experiment")
+    return f"experiment {spec.experiment!r} ({experiment_id}) is active"
+
+
 def check_route(uri: str, has_vpc: bool) -> str:
     """What the server's name resolves to, judged from the job's side."""
     host = urlsplit(uri).hostname or ""
