@@ -116,11 +116,25 @@ def _article(secret_type: str) -> str:
     return ("an " if text[0].lower() in "aeiou" else "a ") + text
 
 
+@cache
+def _any_shape() -> re.Pattern[str]:
+    """Every shape in one pattern: one pass over a value tells whether any of them can be in it (configs hold
+    thousands of values; the rare hit is then told apart pattern by pattern)."""
+    parts = []
+    for _, pattern in (*OWN_SHAPES, *_providers()):
+        text = pattern.pattern.removeprefix("(?i)")  # a global flag may only lead a whole expression
+        parts.append(f"(?i:{text})" if pattern.flags & re.IGNORECASE else f"(?:{text})")
+    return re.compile("|".join(parts))
+
+
 def in_value(value: str) -> Finding | None:
     """The first credential shape found in `value` (a Secrets Manager ARN is a reference, not a secret)."""
     value = SECRET_REFERENCE.sub(" ", value)
     if len(value) < 8:
         return None
+    if not _any_shape().search(value):
+        shape = _random_base64(value)
+        return Finding(shape) if shape else None
     for kind, pattern in (*OWN_SHAPES, *_providers()):
         if pattern.search(value):
             return Finding(kind)
@@ -146,6 +160,7 @@ def in_line(line: str, filename: str = "config.yaml") -> Finding | None:
     return None
 
 
+@cache
 def _plain_text(filename: str) -> bool:
     """A file whose assignments detect-secrets reads only when quoted: plain text, shell, .env, no extension."""
     from detect_secrets.util.filetype import FileType, determine_file_type

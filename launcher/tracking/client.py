@@ -247,6 +247,22 @@ def child_runs(run: TrackedRun) -> list[Any]:
                                        filter_string=f"tags.`{PARENT_TAG}` = '{run.run_id}'"))
 
 
+def experiment_state(uri: str, name: str) -> tuple[str, str] | None:
+    """(lifecycle stage: active or deleted, ID) of the experiment `name`, or None when it does not exist (a
+    store that does not exist yet has none). A local sqlite store is read without importing mlflow."""
+    database = tracking_uri.sqlite_file(uri)
+    if database is not None:
+        if not database.exists():
+            return None
+        found = sqlite_run.experiment_state(database, name)
+        if found is not None or sqlite_run.usable_store(database):
+            return found
+    client = _client(uri)
+    with _mlflow_errors(uri):
+        experiment = client.get_experiment_by_name(name)
+    return (str(experiment.lifecycle_stage), str(experiment.experiment_id)) if experiment else None
+
+
 def find_runs(uri: str, filter_string: str | None, limit: int, experiment: str | None = None) -> list[Any]:
     """Runs of the store (of `experiment` only, when given) matching `filter_string`, newest first."""
     client = _client(uri)
@@ -307,10 +323,26 @@ def run_url(run: TrackedRun) -> str | None:
 
 
 def download_artifact(uri: str, run_id: str, path: str, destination: Path) -> Path:
-    """Download one artifact of a run into `destination`; returns the local file."""
+    """Download one artifact (a file, or a directory and all it holds) of a run into `destination`; returns
+    the local path. A store whose artifacts are not where it says (a copied store) is said so."""
     client = _client(uri)
     with _mlflow_errors(uri):
-        return Path(client.download_artifacts(run_id, path, str(destination)))
+        try:
+            return Path(client.download_artifacts(run_id, path, str(destination)))
+        except Exception as error:
+            raise TrackingError(_missing_artifacts(uri, run_id, path, error)) from error
+
+
+def _missing_artifacts(uri: str, run_id: str, path: str, error: Exception) -> str:
+    """Why an artifact could not be downloaded, with what to do when the store was copied from elsewhere (its
+    runs name artifact directories on the machine that wrote them)."""
+    location = str(get_run(uri, run_id).info.artifact_uri)
+    local = location.removeprefix("file://")
+    if location.startswith(("/", "file:")) and not Path(local).exists():
+        return (f"the artifacts of run {run_id} were written to {location}, which is not on this machine (a store "
+                "copied from elsewhere keeps its artifact paths): copy that directory to the same path here, or "
+                "serve the store with `mlflow server --artifacts-destination` and use its URL")
+    return f"cannot download {path} of run {run_id} from {redact(uri)}: {describe_error(error, uri)}"
 
 
 def get_run(uri: str, run_id: str) -> Any:

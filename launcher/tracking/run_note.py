@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
+from typing import Any
 
 from launcher.config.spec import LaunchSpec
 from launcher.tracking.provenance import Provenance
+from train.contract.params import param_value
 
 KEY_PARAMS = ("epochs", "batch_size", "seed")
+SHOWN_PARAMS = 8
+SHOWN_CHARS = 60
+
+
+def key_parameters(training: Mapping[str, Any]) -> list[str]:
+    """The training config's headline values, whatever the task: the optimizer's name and learning rate when it
+    has them, `epochs`, `batch_size`, `seed`, then its other top-level scalars (a few; every value is a param)."""
+    shown: list[tuple[str, Any]] = []
+    optimizer = training.get("optimizer")
+    if isinstance(optimizer, Mapping):
+        shown += [(f"optimizer.{key}", optimizer[key]) for key in ("name", "lr") if key in optimizer]
+    ordered = [*KEY_PARAMS, *(key for key in training if key not in KEY_PARAMS)]
+    shown += [(key, training[key]) for key in ordered if key in training and key != "task"
+              and not isinstance(training[key], (Mapping, list))]
+    return [f"{name}={_short(param_value(value))}" for name, value in shown[:SHOWN_PARAMS]]
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 1] + "…"
 
 
 def describe_run(spec: LaunchSpec, provenance: Provenance, job_name: str, run_id: str,
@@ -24,10 +46,7 @@ def describe_run(spec: LaunchSpec, provenance: Provenance, job_name: str, run_id
         f"**Configs** `{spec.sources.job_file}` + `{spec.sources.training_file}`"
         + (f", overrides `{' '.join(spec.sources.overrides)}`" if spec.sources.overrides else ""),
     ]
-    key_values = [f"{name}={spec.training[name]}" for name in KEY_PARAMS if name in spec.training]
-    if "optimizer" in spec.training:
-        optimizer = spec.training["optimizer"]
-        key_values.insert(0, f"optimizer={optimizer.get('name')} lr={optimizer.get('lr')}")
+    key_values = key_parameters(spec.training)
     if key_values:
         lines.append(f"**Key parameters** {', '.join(key_values)}")
     for name, url in (links or {}).items():

@@ -79,6 +79,20 @@ def _insert_run(db: sqlite3.Connection, experiment: str, name: str, params: Mapp
     return run_id, str(experiment_id), artifact_uri
 
 
+def experiment_state(database: Path, experiment: str) -> tuple[str, str] | None:
+    """(lifecycle stage, ID) of an experiment in a local sqlite store, read without mlflow; None when the
+    experiment is not there (or the store cannot be read this way: then MLflow's client decides)."""
+    if not usable_store(database):
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as db:
+            found = db.execute("SELECT lifecycle_stage, experiment_id FROM experiments WHERE name = ? AND "
+                               "workspace = ?", (experiment, DEFAULT_WORKSPACE)).fetchall()
+    except sqlite3.Error:
+        return None
+    return (str(found[0][0]), str(found[0][1])) if len(found) == 1 else None
+
+
 def usable_store(database: Path) -> bool:
     """The store exists and nothing asks MLflow for workspaces (which change how experiments are found)."""
     workspaces = os.environ.get("MLFLOW_ENABLE_WORKSPACES", "").strip().lower() in ("true", "1")

@@ -5,10 +5,14 @@ from __future__ import annotations
 from launcher.config.spec import LaunchSpec
 from launcher.job.code import CodeArchive
 from launcher.tracking.provenance import Provenance
+from train.contract.uris import redact
+
+LOCATION_TAG = "launcher.location."  # + a param (channels.training.uri): where it pointed on the launching machine
 
 
-def run_tags(spec: LaunchSpec, provenance: Provenance) -> dict[str, str]:
-    """Set when the run is created: where it came from, who started it, with what."""
+def run_tags(spec: LaunchSpec, provenance: Provenance, untracked: tuple[str, ...] = ()) -> dict[str, str]:
+    """Set when the run is created: where it came from, who started it, with what. The code is dirty when
+    the checkout has changes or the shipped code holds files git does not track (`untracked`, listed)."""
     tags = {
         "mlflow.source.name": str(spec.sources.job_file),
         "mlflow.source.type": "JOB",
@@ -20,13 +24,15 @@ def run_tags(spec: LaunchSpec, provenance: Provenance) -> dict[str, str]:
         "launcher.command": provenance.command,
         "launcher.python_version": provenance.python_version,
         "launcher.host": provenance.host,
+        "launcher.config_dir": str(spec.sources.job_file.resolve().parent),
+        **{f"{LOCATION_TAG}{param}": redact(where) for param, where in spec.locations.items()},
         **spec.tags,
     }
-    if spec.is_local:  # where its trees are on this machine: `status`, `stop` and the next launch look there
-        tags["launcher.work_dir"] = str(spec.work_dir)
     if provenance.git_commit:
         tags["mlflow.source.git.commit"] = provenance.git_commit
-        tags["launcher.git_dirty"] = str(provenance.git_dirty).lower()
+        tags["launcher.git_dirty"] = str(bool(provenance.git_dirty or untracked)).lower()
+        if untracked:
+            tags["launcher.untracked_files"] = ", ".join(untracked)[:5000]
     if provenance.git_branch:
         tags["mlflow.source.git.branch"] = provenance.git_branch
     if provenance.git_remote:

@@ -56,10 +56,32 @@ class Terminated(BaseException):
             f"Terminated: the job received {signal.Signals(signum).name} (stopped, out of time, or reclaimed)")
 
 
+class TaskImportError(Exception):
+    """The task's module raised while it was imported: the reason names the module and where it raised."""
+
+    def __init__(self, module_name: str, error: BaseException) -> None:
+        super().__init__(module_name)
+        frames = traceback.extract_tb(error.__traceback__)
+        package = module_name.split(".")[0]
+        own = [frame for frame in frames if f"/{package}/" in frame.filename.replace("\\", "/")]
+        where = f" at {_short(own[-1].filename, package)}:{own[-1].lineno}" if own else ""
+        self.reason = f"importing the task {module_name} failed{where}: {describe(error)}"
+
+
+def _short(filename: str, package: str) -> str:
+    """A traceback file name from the package's directory on (train/churn/task.py), as the user knows it."""
+    parts = filename.replace("\\", "/").split("/")
+    return "/".join(parts[len(parts) - 1 - parts[::-1].index(package):]) if package in parts else filename
+
+
 def load_task(reference: str) -> Callable[[TaskContext], None]:
     """Import 'package.module:function'."""
     module_name, _, function_name = reference.partition(":")
-    task: Callable[[TaskContext], None] = getattr(importlib.import_module(module_name), function_name)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise TaskImportError(module_name, error) from error
+    task: Callable[[TaskContext], None] = getattr(module, function_name)
     return task
 
 

@@ -82,6 +82,10 @@ def save(model: Any, directory: Path, input_example: Any = None, extra_requireme
                           **arguments)
     else:
         module.save_model(model, str(directory), **arguments)
+    for listing in directory.glob("requirements.txt"):  # MLflow writes it without a final newline
+        text = listing.read_text(encoding="utf-8")
+        if text and not text.endswith("\n"):
+            listing.write_text(text + "\n", encoding="utf-8")
     return flavour
 
 

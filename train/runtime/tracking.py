@@ -435,9 +435,13 @@ def log_saved(directory: Path, tracking_uri: str, run_id: str, name: str, regist
     return its model URI."""
     import mlflow
     from mlflow.models import Model
+    from mlflow.tracking.context import registry
 
     mlflow.set_tracking_uri(tracking_uri)
+    # MLflow tags a logged model with what its context providers find (a local job runs inside the launching
+    # checkout, whose git remote may carry a token): the same tags, each redacted, override theirs.
+    context = {key: redact(str(value)) for key, value in registry.resolve_tags().items()}
     info = Model.log(artifact_path=None, name=name, flavor=_AlreadySaved(directory),
-                     flavor_name=saved_flavour(directory), run_id=run_id,
+                     flavor_name=saved_flavour(directory), run_id=run_id, tags=context,
                      registered_model_name=registered_model_name, validate_serving_input=False)
     return str(info.model_uri)
