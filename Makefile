@@ -33,7 +33,10 @@ $(DATA): | $(STAMP)
 
 data: $(DATA) ## write the digits train/validation splits under data/
 
-run: $(STAMP) $(DATA) ## make run CONFIG=configs/x.yaml SET="k=v k2=v2"
+# the example's data, for the configs that read it (your own task's config does not wait for it)
+CONFIG_DATA = $(if $(shell grep -ls 'data/digits' $(CONFIG)),$(DATA))
+
+run: $(STAMP) $(CONFIG_DATA) ## make run CONFIG=configs/x.yaml SET="k=v k2=v2"
 	$(BIN)/smlaunch run $(CONFIG) $(SET_ARGS)
 
 validate: $(STAMP)

@@ -20,6 +20,7 @@ import click
 from launcher import __version__
 from launcher.commands import cli_launch, cli_project, cli_runs, cli_sweep
 from launcher.core.errors import EXIT_RUNTIME, Interrupted, LauncherError, interruption
+from launcher.core.guard import redact
 from train.contract.files import private_umask
 from train.contract.timeline import mark
 
@@ -36,6 +37,9 @@ for command in (cli_launch.validate, cli_launch.run, cli_sweep.sweep, cli_launch
     cli.add_command(command)
 
 
+PROJECT_COMMANDS = ("new-task", "schema")  # these write the project's own sources, with the user's umask
+
+
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
     """SIGTERM/SIGHUP become an exception in the main thread, as Ctrl-C does, so every cleanup path runs.
     Later signals are ignored while that cleanup stops the job and records the run."""
@@ -45,6 +49,7 @@ def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
 
 
 def _report_error(message: str, code: int, as_json: bool) -> None:
+    message = redact(message)  # the last line of defence: no credential shape is ever printed back
     if as_json:
         click.echo(json.dumps({"error": message, "exit_code": code}))
     click.echo(f"error: {message}", err=True)
@@ -63,7 +68,8 @@ def main() -> None:
     which for a launch that imported mlflow takes most of a second and has nothing left to do.
     """
     mark("launcher_start")
-    private_umask()  # what the launcher writes (the store, configs, code, outputs) is its user's alone
+    if not set(sys.argv[1:2]) & set(PROJECT_COMMANDS):
+        private_umask()  # what the launcher writes (the store, configs, code, outputs) is its user's alone
     try:
         _run_cli()
         code = 0
@@ -86,8 +92,10 @@ def _run_cli() -> None:
     except click.exceptions.Abort as aborted:  # click turns KeyboardInterrupt (and our signals) into Abort
         cause = interruption(aborted.__cause__) if isinstance(aborted.__cause__, KeyboardInterrupt) else None
         _report_error(cause.reason if cause else "aborted", cause.exit_code if cause else 130, as_json)
-    except click.ClickException as error:
-        error.show()
+    except click.ClickException as error:  # usage errors echo what was typed: shown through the guard
+        if isinstance(error, click.UsageError) and error.ctx is not None:
+            click.echo(f"{error.ctx.get_usage()}\nTry '{error.ctx.command_path} -h' for help.\n", err=True)
+        click.echo(redact(f"Error: {error.format_message()}"), err=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt as stop:
         cause = interruption(stop)

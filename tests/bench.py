@@ -9,6 +9,9 @@
                   (the same training with no launcher, no tracking: imports, data, model, optimizer, epochs)
   container       the same smoke run in the training image (local-container), when a Docker engine and
                   the image build work here; else says why not
+  config size     `validate` and `run --dry-run` of generated detectron2-like configs of 20 and 1,000 keys
+                  measured side by side (goal: 1,000 keys ≤ 2x the 20-key time), and `validate` of 10,000 keys
+                  (goal < 3 s)
   2 hosts         the smoke run on 2 hosts under torchrun (one process each), beside 1 host
   sweep           configs/sweeps/digits-grid.yaml (4 trials, 2 at once) against the same trials one at a time
   cloud launch    `smlaunch run` of a SageMaker config against a loopback moto server and a loopback MLflow
@@ -204,11 +207,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="smlaunch-bench-") as scratch:
         project = scratch_project(Path(scratch))
         billion_laughs(project)
+        config_size(project, repeats)
         local_process = smoke_timeline(project, repeats)
         cloud_launch(project, Path(scratch), repeats)
         hosts_and_sweep(project, max(1, repeats // 2))
         if os.environ.get("BENCH_CONTAINER", "1") == "1":
             container_run(project, repeats, local_process)
+
+
+def config_size(project: Path, repeats: int) -> None:
+    """Whole-process medians by config size, the sizes interleaved so machine noise hits them alike."""
+    from tests.bigconfig import write_task
+
+    sizes = {"cfg20": 20, "cfg1000": 1000, "cfg10000": 10_000}
+    for name, leaves in sizes.items():
+        write_task(project, leaves, name)
+    for verb in (["validate"], ["run", "--dry-run"]):
+        times: dict[str, list[float]] = {name: [] for name in sizes if name != "cfg10000" or verb == ["validate"]}
+        for _ in range(repeats):
+            for name in times:
+                times[name] += wall_times([*SMLAUNCH, *verb, f"configs/{name}.yaml"], 1, project)
+        for name, measured in times.items():
+            report(f"{' '.join(verb)} {sizes[name]:,} keys", measured, 3.0 if name == "cfg10000" else None)
+        ratio = statistics.median(times["cfg1000"]) / statistics.median(times["cfg20"])
+        verdict = "ok" if ratio <= 2 else "OVER GOAL"
+        print(f"{' '.join(verb) + ' 1,000 / 20 keys':<36} {ratio:.2f}x; goal ≤ 2x: {verdict}")
 
 
 def cloud_launch(project: Path, scratch: Path, repeats: int) -> None:

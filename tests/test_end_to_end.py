@@ -16,20 +16,21 @@ from tests.conftest import Project
 
 def expected_params(root: Path) -> dict[str, str]:
     """configs/local.yaml + configs/train/digits.yaml as params, written out (not computed by the code under
-    test): every value as MLflow stores it, schema defaults included, local locations made absolute."""
+    test): every value as MLflow stores it, schema defaults included, paths as written (the same on every
+    machine; where they pointed here is in the `launcher.location.*` tags)."""
     return {
         "experiment": "digits-smoke", "description": "Smoke run of the digits example on this machine.",
         "mode": "local-process", "training_config": "train/digits.yaml",
-        "tracking.uri": f"sqlite:///{root}/mlflow.db", "tracking.register_as": "digits-mlp",
+        "tracking.uri": "sqlite:///mlflow.db", "tracking.register_as": "digits-mlp",
         "tracking.assume_reachable": "false",
         "sagemaker.instance_type": "local", "sagemaker.instance_count": "1", "sagemaker.volume_size_gb": "30",
-        "sagemaker.max_runtime_seconds": "900", "sagemaker.output_path": f"{root}/outputs",
+        "sagemaker.max_runtime_seconds": "900", "sagemaker.output_path": "outputs",
         "sagemaker.remote_debug": "false",
-        "channels.training.uri": f"{root}/data/digits", "channels.training.input_mode": "File",
+        "channels.training.uri": "../data/digits", "channels.training.input_mode": "File",
         "channels.training.distribution": "FullyReplicated", "distribution.type": "none",
         "distribution.processes_per_host": "auto", "distribution.backend": "auto",
-        "tags.project": "smlaunch-example", "local.work_dir": f"{root}/.smlaunch/jobs", "local.keep_jobs": "10",
-        "code.dirs": f'["{root}/train"]', "code.max_mb": "20",
+        "tags.project": "smlaunch-example", "local.work_dir": ".smlaunch/jobs", "local.keep_jobs": "10",
+        "code.dirs": '["../train"]', "code.max_mb": "20",
         "not_secrets": "[]",
         "train.task": "train.digits.task:run", "train.seed": "42", "train.num_threads": "1",
         "train.data.channel": "training", "train.data.train_file": "train.npz",
@@ -79,6 +80,13 @@ def test_run_finishes_with_every_param_and_tag(finished: tuple[Project, dict]) -
     run = MlflowClient(tracking_uri=project.tracking_uri).get_run(report["run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.params == expected_params(project.root)
+    root = project.root
+    locations = {key.removeprefix("launcher.location."): value for key, value in run.data.tags.items()
+                 if key.startswith("launcher.location.")}
+    assert locations == {"tracking.uri": f"sqlite:///{root}/mlflow.db", "sagemaker.output_path": f"{root}/outputs",
+                         "channels.training.uri": f"{root}/data/digits", "local.work_dir": f"{root}/.smlaunch/jobs",
+                         "code.dirs": f"{root}/train"}
+    assert run.data.tags["launcher.config_dir"] == f"{root}/configs"
     assert run.info.user_id and run.info.user_id == run.data.tags["mlflow.user"]
     tags = run.data.tags
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project.root, capture_output=True, text=True).stdout

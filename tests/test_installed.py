@@ -23,6 +23,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
         ".git", ".venv*", "build", "dist", "data", "test-output", ".smlaunch", "mlruns", "mlflow.db", "*.egg-info",
         "__pycache__", ".*_cache"))
+    (source / "train/churn").mkdir()  # a team's own task in its checkout: theirs, never in the launcher's wheel
+    (source / "train/churn/__init__.py").write_text("")
+    (source / "train/churn/task.py").write_text("def run(ctx):\n    pass\n")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(root / "dist"),
                     str(source)], check=True, capture_output=True, timeout=600)
     (wheel,) = (root / "dist").glob("smlaunch-*.whl")
@@ -45,6 +48,15 @@ def test_torch_is_the_training_sides_only(installed: Path) -> None:
     assert torch and all('extra == "train"' in line for line in torch), requirements
 
 
+def test_the_wheel_ships_the_launcher_and_the_job_runtime_not_tasks(installed: Path) -> None:
+    (wheel,) = (installed.parent.parent / "dist").glob("smlaunch-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "launcher/cli.py" in names and "train/runtime/job.py" in names and "train/contract/paths.py" in names
+    assert "launcher/config/sagemaker_api.json" in names
+    assert [name for name in names if name.startswith(("train/churn/", "train/digits/"))] == []
+
+
 def test_an_installed_launcher_scaffolds_validates_and_runs_outside_the_repo(installed: Path, tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{installed}:{env['PATH']}"
@@ -56,7 +68,14 @@ def test_an_installed_launcher_scaffolds_validates_and_runs_outside_the_repo(ins
     located = subprocess.run([str(installed / "python"), "-c", "import launcher, train; print(launcher.__file__, "
                               "train.__file__)"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     assert str(REPO) not in located.stdout and "site-packages" in located.stdout  # the wheel, not this checkout
-    assert smlaunch("new-task", "demand").returncode == 0
+    scaffolded = smlaunch("new-task", "demand")
+    assert scaffolded.returncode == 0, scaffolded.stderr
+    said = scaffolded.stdout + scaffolded.stderr
+    assert "smlaunch run configs/demand.yaml" in said and "make run" not in said  # no Makefile here
+    for config in ("configs/demand.yaml", "configs/train/demand.yaml"):
+        first = (tmp_path / config).read_text().splitlines()[0]
+        schema = first.split("$schema=", 1)[1]
+        assert (tmp_path / config).parent.joinpath(schema).resolve().is_file(), (config, schema)
     validated = smlaunch("validate", "configs/demand.yaml")
     assert validated.returncode == 0, validated.stderr
     typo = smlaunch("validate", "configs/demand.yaml", "--set", "train.nosie=0.5")

@@ -62,6 +62,10 @@ def test_image_labels_and_entrypoint(training_image: str, docker_env: dict[str, 
                                "import launcher"], env=docker_env, capture_output=True, text=True, check=False)
     assert launcher.returncode == 1  # only the container side is in the image, and that is why it fails:
     assert "ModuleNotFoundError: No module named 'launcher'" in launcher.stderr
+    flavours = subprocess.run(["docker", "run", "--rm", "--network", "host", training_image, "python3", "-c",
+                               "import sklearn, mlflow.sklearn"], env=docker_env, capture_output=True, text=True,
+                              check=False)
+    assert flavours.returncode == 0, flavours.stderr[-2000:]  # log_model of a scikit-learn estimator works there
 
 
 def test_reproduce_pins_the_local_image_the_run_used(container_project: Project, docker_env: dict[str, str],

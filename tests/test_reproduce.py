@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import Project, copy_project
 
@@ -45,22 +44,17 @@ def test_reproduce_from_an_empty_directory_gives_identical_params_and_metrics(
     client = MlflowClient(tracking_uri=project.tracking_uri)
     first, second = client.get_run(report["run_id"]), client.get_run(again["run_id"])
     assert second.info.status == "FINISHED"
-    rerooted = {"local.work_dir": str(tmp_path / ".smlaunch/jobs"), "sagemaker.output_path": str(tmp_path / "outputs"),
-                "code.dirs": second.data.params["code.dirs"]}  # the run's own code, unpacked for the new job
-    assert second.data.params == {**first.data.params, **rerooted}  # the original machine's dirs, re-rooted here
+    assert second.data.params == first.data.params  # what was written, the same from any directory
+    assert first.data.params["local.work_dir"] == ".smlaunch/jobs" and first.data.params["code.dirs"] == '["../train"]'
+    assert first.data.tags["launcher.location.local.work_dir"] == str(project.root / ".smlaunch/jobs")  # a tag
+    assert second.data.tags["launcher.location.local.work_dir"] == str(tmp_path / ".smlaunch/jobs")
     assert second.data.tags["launcher.code_sha256"] == first.data.tags["launcher.code_sha256"]
-    assert first.data.params["local.work_dir"] == str(project.root / ".smlaunch/jobs")
     assert (tmp_path / "outputs" / again["job_name"] / "output/model.tar.gz").is_file()
     assert second.data.metrics == first.data.metrics  # bit-identical floats on CPU
     assert second.data.tags["launcher.reproduced_from"] == report["run_id"]
-    resolved = [yaml.safe_load(Path(client.download_artifacts(run.info.run_id, "config/resolved.yaml",
-                                                              str(tmp_path / name))).read_text())
+    channels = [Path(client.download_artifacts(run.info.run_id, "config", str(tmp_path / name)))
                 for run, name in ((first, "a"), (second, "b"))]
-    for config in resolved:
-        config["local"].pop("work_dir")
-        config["sagemaker"].pop("output_path")
-        config["code"].pop("dirs")
-    assert resolved[0] == resolved[1]  # rebuilt from the run alone, everything else is the same
+    assert files_of(channels[0]) == files_of(channels[1])  # the config channel, byte for byte
 
 
 def test_strict_refuses_when_the_source_tree_differs(original: tuple[Project, dict], tmp_path: Path) -> None:
@@ -99,16 +93,17 @@ def test_unknown_run_is_a_clear_error(original: tuple[Project, dict], tmp_path: 
     assert "Traceback" not in done.stderr
 
 
-def test_a_cloud_runs_locations_are_re_rooted_for_a_local_reproduction() -> None:
-    from launcher.commands.reproduce import re_root
+def files_of(directory: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(directory)): path.read_bytes() for path in sorted(directory.rglob("*"))
+            if path.is_file()}
 
-    cloud = {"tracking": {"uri": "http://mlflow.internal:5000"}, "local": {"work_dir": "/home/ana/.smlaunch/jobs"},
-             "sagemaker": {"output_path": "s3://bucket/outputs", "instance_count": 1}}
-    local = re_root(cloud, "sqlite:////here/mlflow.db", "local-process")
-    assert local["sagemaker"] == {"output_path": "outputs", "instance_count": 1}  # never a folder named `s3:`
-    assert local["local"] == {} and local["tracking"]["uri"] == "sqlite:////here/mlflow.db"
-    assert re_root(cloud, "http://mlflow.internal:5000", "sagemaker")["sagemaker"]["output_path"] == \
-        "s3://bucket/outputs"
+
+def test_a_cloud_run_reproduced_locally_gets_a_local_output_path_and_no_pinned_image() -> None:
+    from launcher.commands.reproduce import _pinned
+
+    tags = {"launcher.mode": "sagemaker", "launcher.image_uri": "123.dkr.ecr.eu-west-1.amazonaws.com/r@sha256:ab"}
+    assert _pinned(tags, "local-process") == (["mode=local-process", "sagemaker.output_path=outputs"], None)
+    assert _pinned(tags, None) == ([], tags["launcher.image_uri"])  # the digest it ran, not today's tag
 
 
 def test_reproduce_runs_the_code_that_ran_even_after_it_changed(original: tuple[Project, dict],
@@ -134,3 +129,32 @@ def test_reproduce_runs_the_code_that_ran_even_after_it_changed(original: tuple[
     assert "using the run's own code" in again.stderr
     assert second.data.tags["launcher.code_sha256"] == first.data.tags["launcher.code_sha256"]
     assert second.data.metrics == first.data.metrics  # bit-identical: the code that ran, not today's
+
+
+def test_a_teammate_reproduces_a_run_from_another_clone_at_another_path(digits_data: Path, tmp_path: Path,
+                                                                         mlflow_url: str) -> None:
+    """One checkout runs against a shared MLflow server; a second clone elsewhere reproduces it from the run
+    alone: FINISHED, zero differing params, the same final metrics bit for bit (CPU)."""
+    from mlflow import MlflowClient
+
+    first_clone, second_clone = tmp_path / "ana" / "work", tmp_path / "ben" / "code" / "project"
+    for root in (first_clone, second_clone):
+        copy_project(root, digits_data)
+        config = root / "configs/local.yaml"
+        config.write_text(config.read_text().replace("uri: sqlite:///mlflow.db", f"uri: {mlflow_url}"))
+    ran = smlaunch(first_clone, "run", "configs/local.yaml", "--output", "json", "--set", "train.epochs=3")
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    run_id = json.loads(ran.stdout)["run_id"]
+    again = smlaunch(second_clone, "reproduce", run_id, "--tracking-uri", mlflow_url, "--output", "json")
+    assert again.returncode == 0, again.stderr[-2000:]
+    client = MlflowClient(tracking_uri=mlflow_url)
+    first, second = client.get_run(run_id), client.get_run(json.loads(again.stdout)["run_id"])
+    assert second.info.status == "FINISHED"
+    differing = {key for key in first.data.params.keys() | second.data.params.keys()
+                 if first.data.params.get(key) != second.data.params.get(key)}
+    assert differing == set()
+    assert second.data.metrics == first.data.metrics
+    assert second.data.tags["launcher.location.channels.training.uri"] == str(second_clone / "data/digits")
+    shown = smlaunch(second_clone, "diff", run_id, second.info.run_id, "--tracking-uri", mlflow_url, "--output",
+                     "json")
+    assert json.loads(shown.stdout)["params"] == {}

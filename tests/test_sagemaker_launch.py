@@ -57,8 +57,8 @@ def test_launch_sends_one_exact_request_and_links_run_and_job(cloud: CloudProjec
         "channels.training.uri": f"s3://{BUCKET}/datasets/digits/", "channels.training.input_mode": "FastFile",
         "channels.training.distribution": "FullyReplicated", "distribution.type": "none",
         "distribution.processes_per_host": "auto", "distribution.backend": "auto",
-        "tags.team": "ml-platform", "local.work_dir": str(cloud.project.root / ".smlaunch/jobs"),
-        "code.dirs": f'["{cloud.project.root / "train"}"]', "code.max_mb": "20",
+        "tags.team": "ml-platform", "local.work_dir": ".smlaunch/jobs",
+        "code.dirs": '["../train"]', "code.max_mb": "20",  # as written; where it pointed: launcher.location.*
         "not_secrets": "[]",
         "local.keep_jobs": "10",
     }

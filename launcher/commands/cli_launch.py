@@ -120,15 +120,18 @@ def _dry_run(spec: Any, output: str) -> None:
 @click.option("--mode", type=click.Choice(["local-process", "local-container"]), default=None,
               help="Force where it runs (default: the image when Docker has it, else a local process).")
 @click.option("--tracking-uri", default=None, help="Record the rehearsal here (default: a local sqlite store).")
+@click.option("--channel", "channels", multiple=True, metavar="NAME=DIR",
+              help="A local directory standing in for an S3 channel (repeatable); with one for every channel, "
+                   "no AWS is needed.")
 def rehearse(config: Path, overrides: tuple[str, ...], output: str, sample: int | None, mode: str | None,
-             tracking_uri: str | None) -> None:
+             tracking_uri: str | None, channels: tuple[str, ...]) -> None:
     """Run a SageMaker CONFIG on this machine as it is: pre-flight, its S3 data, its image, its environment."""
     from launcher.commands.rehearse import rehearse as run_rehearsal
     from launcher.preflight.checks import EXIT_PREFLIGHT
     from launcher.tracking.client import preload_mlflow
 
     preload_mlflow()
-    result = run_rehearsal(config, overrides, Path.cwd(), sample, mode, tracking_uri)
+    result = run_rehearsal(config, overrides, Path.cwd(), sample, mode, tracking_uri, channels)
     if output == "json":
         click.echo(json.dumps(result.as_dict()))
     click.echo(f"rehearsal: {result.verdict}", err=True)

@@ -49,15 +49,9 @@ def schema(markdown: bool, task: str | None, write_tasks: Path | None, kind: str
 @click.argument("name")
 def new_task(name: str) -> None:
     """Scaffold task NAME: train/NAME/ (code, schema, test) and configs that run green at once."""
-    from launcher.commands.new_task import scaffold
+    from launcher.commands.new_task import next_step, scaffold
 
     written = scaffold(Path.cwd(), name)
     for path in written:
         click.echo(f"wrote {path.relative_to(Path.cwd())}")
-    click.echo(f"run it: smlaunch run configs/{name}.yaml   (or make run CONFIG=configs/{name}.yaml)")
-
-
-def _absolute(uri: str) -> str:
-    from launcher.config.tracking_uri import resolve
-
-    return resolve(uri, Path.cwd())
+    click.echo(next_step(Path.cwd(), name))

@@ -83,11 +83,15 @@ def _plan_text(planned: dict[str, Any]) -> str:
 
 
 def _print_outcome(report: dict[str, Any]) -> None:
+    from train.contract.params import param_value
+
     echo = click.echo
+    best = (report.get("best") or {}).get("trial")
     for trial in report.get("trials", []):
         objective = "" if trial["objective"] is None else f"{trial['objective']:.6g}"
-        echo(f"trial {trial['trial']:>3}  {trial['status']:<8} {objective:<10} {json.dumps(trial['values'])}",
-             err=True)
+        values = " ".join(f"{path}={param_value(value)}" for path, value in trial["values"].items())
+        mark = " <- best" if trial["trial"] == best else ""
+        echo(f"trial {trial['trial']:>3}  {trial['status']:<8} {objective:<10} {values}{mark}", err=True)
     echo(f"sweep {report['parent_run_id']} {report['status']}", err=True)
     if report.get("failure_reason"):
         echo(f"reason: {report['failure_reason']}", err=True)

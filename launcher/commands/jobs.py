@@ -30,7 +30,7 @@ LAUNCHER_DIED = "the launcher died (its process ended without ending the job's r
 STOPPED_BY_COMMAND = "stopped with smlaunch stop"
 HOST_TAG = "launcher.host"
 JOB_DIR_TAG = "launcher.job_dir"
-WORK_DIR_TAG = "launcher.work_dir"
+WORK_DIR_TAG = "launcher.location.local.work_dir"
 
 
 @dataclass(frozen=True)

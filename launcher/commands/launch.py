@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -27,7 +28,7 @@ from launcher.core.failsafe import guarded
 from launcher.executors import execute, local_jobs
 from launcher.executors.hosts import JobInterrupted
 from launcher.executors.tree import prune_job_trees
-from launcher.job.code import pack
+from launcher.job.code import pack, untracked
 from launcher.job.outcome import IN_PROGRESS, OUTCOME_FILE, JobOutcome
 from launcher.job.request import build_request, make_job_name
 from launcher.job.staging import stage_job
@@ -45,8 +46,14 @@ from train.contract.params import as_params
 
 def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: bool = False,
            poll_seconds: float | None = None, interactive: bool = False,
-           extra_tags: Mapping[str, str] | None = None, interrupt_after: float | None = None) -> LaunchResult:
-    """Check, create the run, start the job; wait for local jobs (and cloud ones with `wait`); settle the run."""
+           extra_tags: Mapping[str, str] | None = None, interrupt_after: float | None = None,
+           image: str | None = None, copies_from: Path | None = None) -> LaunchResult:
+    """Check, create the run, start the job; wait for local jobs (and cloud ones with `wait`); settle the run.
+
+    `image` runs that image instead of the configured one as pre-flight pinned it (a reproduced run's digest);
+    `copies_from` holds the config files as written to stage (a reproduced run's originals)."""
+    if image is not None:  # what runs, checked and tagged as such; the config recorded stays as written
+        spec = replace(spec, job=replace(spec.job, image=image))
     aws = Aws(spec.job.region) if spec.mode == "sagemaker" else None
     client.preload_mlflow(spec.tracking_uri)  # overlaps the ≈2 s import with pre-flight and provenance
     report = run_preflight(spec, aws)
@@ -59,17 +66,20 @@ def launch(spec: LaunchSpec, cwd: Path, argv: list[str] | None = None, wait: boo
     code = pack(spec.code_dirs, spec.code_max_bytes) if spec.code_dirs else None
     if code is not None and code.left_out:
         print(f"notice: credential files left out of the shipped code: {', '.join(code.left_out)}", file=sys.stderr)
+    shipped_untracked = untracked(spec.code_dirs, code.files) if code is not None else ()
+    if shipped_untracked and provenance.git_commit:
+        provenance = replace(provenance, git_dirty=True)
     run = client.start_run(spec.tracking_uri, spec.experiment, spec.run_name, as_params(spec.resolved),
-                           {**run_tags(spec, provenance), **(extra_tags or {})})
+                           {**run_tags(spec, provenance, shipped_untracked), **(extra_tags or {})})
     uploaded: list[str] = []
     try:
         prune_job_trees(spec.work_dir, spec.keep_jobs)
-        job_name = make_job_name(spec.experiment, run.run_id, datetime.now(UTC))
+        job_name = spec.job.job_name or make_job_name(spec.experiment, run.run_id, datetime.now(UTC))
         if aws is None:  # this launcher's job, from now on: `status` and the next launch can tell it is alive
             local_jobs.claim(spec.work_dir / job_name)
-        staged = stage_job(spec, run.run_id, job_name, code)
+        staged = stage_job(spec, run.run_id, job_name, code, copies_from)
         staging, config_uri, code_file = staged.directory, staged.config_uri, staged.code_file
-        image = report.image.uri if report.image else None
+        image = image or (report.image.uri if report.image else None)
         request = build_request(spec, run, job_name, config_uri, image, report.secret_refs or None, staged.code_uri)
         tags = {**job_tags(spec, job_name, config_uri, describe_run(spec, provenance, job_name, run.run_id)),
                 **_image_tags(spec, report), **(code_tags(code) if code else {})}

@@ -13,7 +13,7 @@ from pathlib import Path
 from string import Template
 
 from launcher.config.tasks import compose, find_task, import_roots, load_task_schema
-from launcher.config.validation import TRAINING_SCHEMA, load_schema
+from launcher.config.validation import JOB_SCHEMA, TRAINING_SCHEMA, load_schema
 from launcher.core.errors import EXIT_BAD_INPUT, LauncherError
 
 TEMPLATES = Path(__file__).resolve().parent / "task_template"
@@ -57,7 +57,9 @@ def write_composed_schema(project: Path, name: str) -> Path:
 
 
 def scaffold(project: Path, name: str) -> list[Path]:
-    """Write the new task's files; return them. Refuses (writing nothing) if any of them exists."""
+    """Write the new task's files; return them. Refuses (writing nothing) if any of them exists. The job
+    config's editor hint (`$schema=../schemas/job.schema.json`) gets its file too, where the project has none
+    (a project using an installed launcher)."""
     check_name(name)
     targets = {template: project / Template(target).substitute(name=name) for template, target in FILES.items()}
     taken = [path for path in (*targets.values(), composed_schema_file(project, name)) if path.exists()]
@@ -67,4 +69,17 @@ def scaffold(project: Path, name: str) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(Template((TEMPLATES / template).read_text(encoding="utf-8")).substitute(name=name),
                           encoding="utf-8")
-    return [*targets.values(), write_composed_schema(project, name)]
+    written = [*targets.values(), write_composed_schema(project, name)]
+    job_schema = project / "schemas" / JOB_SCHEMA
+    if not job_schema.exists():
+        job_schema.write_text(json.dumps(load_schema(JOB_SCHEMA), indent=2) + "\n", encoding="utf-8")
+        written.append(job_schema)
+    return written
+
+
+def next_step(project: Path, name: str) -> str:
+    """How to run the new task from here: `make run` where this project's Makefile has it, else smlaunch."""
+    makefile = project / "Makefile"
+    has_make = makefile.is_file() and "\nrun:" in "\n" + makefile.read_text(encoding="utf-8", errors="replace")
+    command = f"make run CONFIG=configs/{name}.yaml" if has_make else f"smlaunch run configs/{name}.yaml"
+    return f"run it: {command}   (its own tests: pytest train/{name})"

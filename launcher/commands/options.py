@@ -87,5 +87,7 @@ def finish_launch(report: dict[str, Any], output: str) -> None:
 
 def print_warnings(spec: Any) -> None:
     """The spec's warnings (allowed, but probably not meant) on stderr, where JSON output never sees them."""
+    from launcher.core.guard import redact
+
     for warning in spec.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {redact(warning)}", err=True)

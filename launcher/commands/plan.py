@@ -41,7 +41,7 @@ def plan(spec: LaunchSpec) -> DryRun:
     aws = Aws(spec.job.region) if spec.mode == "sagemaker" else None
     report = run_preflight(spec, aws)
     ids = RunIds(PLACEHOLDERS["run_id"], PLACEHOLDERS["experiment_id"], spec.tracking_uri)
-    job_name = PLACEHOLDERS["job_name"]
+    job_name = spec.job.job_name or PLACEHOLDERS["job_name"]
     image = report.image.uri if report.image else None
     code_uri = staged_location(spec, ids.run_id, job_name, CODE_CHANNEL) if spec.code_dirs else None
     request = build_request(spec, ids, job_name, config_location(spec, ids.run_id, job_name), image,

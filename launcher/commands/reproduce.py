@@ -1,8 +1,12 @@
 """`smlaunch reproduce RUN_ID`: run an experiment again from what its MLflow run holds, and nothing else.
 
-The run's `config/resolved.yaml` artifact is split back into a job config and a training config in a temporary
-directory (no config files on disk needed), the image is pinned to the digest the run recorded, the git commit
-is compared with this checkout, and a new run tagged `launcher.reproduced_from` is launched.
+The run's `config/` artifacts are downloaded: `resolved.yaml` (the config as written, defaults filled in) is
+split back into a job config and a training config in a temporary directory, and the original files as
+written (`job/`, `train/`) become the new job's config channel byte for byte. Relative paths resolve where the
+original config was: a checkout at the same place in this directory (a teammate's clone), else the original
+machine's directory, else nowhere (say `--set` for them). The code is the run's own (its archive), the image
+the digest it ran, the store the one it was read from; so every param, and the config channel, is the
+original's, apart from what `--set` asks to change. A new run tagged `launcher.reproduced_from` is launched.
 """
 
 from __future__ import annotations
@@ -14,14 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from launcher.commands.launch import launch
 from launcher.commands.options import print_warnings
 from launcher.commands.report import LaunchResult
-from launcher.config.loader import load_launch_spec
+from launcher.config import yaml12
+from launcher.config.loader import Relocation, load_launch_spec
 from launcher.config.spec import TRAIN_KEY
-from launcher.core.errors import LauncherError
+from launcher.core.errors import EXIT_BAD_INPUT, LauncherError
 from launcher.job.code import ARCHIVE_NAME
 from launcher.job.staging import CONFIG_ARTIFACT_DIR
 from launcher.tracking import client as tracking
@@ -34,23 +37,7 @@ from train.contract.paths import RESOLVED_CONFIG_FILE
 class ReproduceRefused(LauncherError):
     """--strict and the source tree differs from the run's commit."""
 
-    exit_code = 2
-
-
-def re_root(resolved: dict[str, Any], tracking_uri: str, mode: str, code_dirs: list[str] | None = None
-            ) -> dict[str, Any]:
-    """The resolved config with the original machine's locations replaced by this machine's: the store is the
-    one the run was read from, the work dir the default under the current directory, a local job's outputs
-    go to ./outputs (a cloud run's s3:// output path is never turned into a local folder), and the code is
-    the run's own (unpacked from its archive), not whatever the original directories hold today."""
-    job = {key: dict(value) if isinstance(value, dict) else value for key, value in resolved.items()}
-    job["tracking"] = {**job.get("tracking", {}), "uri": tracking_uri}
-    if code_dirs is not None:
-        job["code"] = {**job.get("code", {}), "dirs": code_dirs}
-    job["local"] = {key: value for key, value in job.get("local", {}).items() if key != "work_dir"}
-    if mode != "sagemaker":
-        job["sagemaker"] = {**job.get("sagemaker", {}), "output_path": "outputs"}
-    return job
+    exit_code = EXIT_BAD_INPUT
 
 
 def rebuild_configs(resolved: dict[str, Any], directory: Path) -> Path:
@@ -68,10 +55,21 @@ def rebuild_configs(resolved: dict[str, Any], directory: Path) -> Path:
     training_file = (job_dir / reference).resolve()
     training_file.parent.mkdir(parents=True, exist_ok=True)
     job_dir.mkdir(parents=True, exist_ok=True)
-    training_file.write_text(yaml.safe_dump(resolved[TRAIN_KEY], sort_keys=False), encoding="utf-8")
+    training_file.write_text(yaml12.dump(resolved[TRAIN_KEY]), encoding="utf-8")
     job_file = job_dir / "job.yaml"
-    job_file.write_text(yaml.safe_dump(job, sort_keys=False), encoding="utf-8")
+    job_file.write_text(yaml12.dump(job), encoding="utf-8")
     return job_file
+
+
+def base_dir(tags: dict[str, str], cwd: Path, fallback: Path) -> Path:
+    """Where the original config's relative paths resolve now: a checkout at the same place under `cwd` (a
+    teammate's clone, run from its root), else the original machine's directory, else `fallback`."""
+    written = Path(tags.get("launcher.config_path", ""))
+    for candidate in ((cwd / written).parent if not written.is_absolute() else None,
+                      Path(tags["launcher.config_dir"]) if "launcher.config_dir" in tags else None):
+        if candidate is not None and candidate.is_dir():
+            return candidate
+    return fallback
 
 
 def source_check(original: str | None, cwd: Path) -> str | None:
@@ -88,7 +86,7 @@ def source_check(original: str | None, cwd: Path) -> str | None:
     return None
 
 
-def _the_runs_code(tracking_uri: str, run_id: str, tags: dict[str, str], into: Path) -> list[str] | None:
+def _the_runs_code(tracking_uri: str, run_id: str, tags: dict[str, str], into: Path) -> tuple[Path, ...] | None:
     """The code the run shipped, unpacked under `into`: its package directories (None if it shipped none).
     Packed again for the new job, it gives the same archive, so the new run records the same code hash."""
     if "launcher.code_sha256" not in tags:
@@ -98,37 +96,42 @@ def _the_runs_code(tracking_uri: str, run_id: str, tags: dict[str, str], into: P
     with tarfile.open(archive) as tar:
         unpack(tar, unpacked)
     print(f"using the run's own code ({tags['launcher.code_sha256'][:12]}), not this checkout's", file=sys.stderr)
-    return [str(directory) for directory in sorted(unpacked.iterdir()) if directory.is_dir()]
+    return tuple(sorted(directory for directory in unpacked.iterdir() if directory.is_dir()))
+
+
+def _pinned(tags: dict[str, str], mode: str | None) -> tuple[list[str], str | None]:
+    """The overrides a change of mode needs, and the image the run ran (by digest or local image ID)."""
+    original, target = tags.get("launcher.mode"), mode or tags.get("launcher.mode")
+    overrides = [f"mode={mode}"] if mode else []
+    if mode and original == "sagemaker" and mode != "sagemaker":
+        overrides.append("sagemaker.output_path=outputs")  # a cloud output path is no place on this machine
+    image = {"sagemaker": tags.get("launcher.image_uri"), "local-container": tags.get("launcher.image_id")}
+    return overrides, image.get(target or "") if target == original else None
 
 
 def reproduce(run_id: str, tracking_uri: str, cwd: Path, mode: str | None = None,
               overrides: Sequence[str] = (), strict: bool = False, wait: bool = False) -> LaunchResult:
     """Launch `run_id` again; returns the new launch."""
     original = tracking.get_run(tracking_uri, run_id)
-    tags = original.data.tags
+    tags = dict(original.data.tags)
     difference = source_check(tags.get("mlflow.source.git.commit"), cwd)
     if difference and strict:
         raise ReproduceRefused(f"not reproducing {run_id} with --strict: {difference}")
     if difference:
         print(f"warning: {difference}; the code may differ from the original run", file=sys.stderr)
-    pinned = [f"mode={mode}"] if mode else []
-    target_mode = mode or tags.get("launcher.mode")
-    if "launcher.image_uri" in tags and target_mode == "sagemaker":
-        pinned.append(f"sagemaker.image={tags['launcher.image_uri']}")  # repo@sha256:… as the run recorded
-    if "launcher.image_id" in tags and target_mode == "local-container":
-        pinned.append(f"sagemaker.image={tags['launcher.image_id']}")  # the local image ID the run used
+    pinned, image = _pinned(tags, mode)
     with tempfile.TemporaryDirectory(prefix="smlaunch-reproduce-") as scratch:
-        resolved_file = tracking.download_artifact(tracking_uri, run_id,
-                                                   f"{CONFIG_ARTIFACT_DIR}/{RESOLVED_CONFIG_FILE}", Path(scratch))
-        resolved = yaml.safe_load(resolved_file.read_text(encoding="utf-8"))
+        configs = tracking.download_artifact(tracking_uri, run_id, CONFIG_ARTIFACT_DIR, Path(scratch))
+        resolved = yaml12.load((configs / RESOLVED_CONFIG_FILE).read_text(encoding="utf-8"))
         code_dirs = _the_runs_code(tracking_uri, run_id, tags, Path(scratch) / "code")
-        job_file = rebuild_configs(re_root(resolved, tracking_uri, target_mode or "local-process", code_dirs),
-                                   Path(scratch) / "configs")
-        spec = load_launch_spec(job_file, [*pinned, *overrides], cwd=cwd)
+        job_file = rebuild_configs(resolved, Path(scratch) / "configs")
+        relocation = Relocation(base_dir(tags, cwd, job_file.parent), code_dirs, tracking_uri)
+        spec = load_launch_spec(job_file, [*pinned, *overrides], cwd=cwd, relocation=relocation)
         print_warnings(spec)
         marks = {
             "launcher.reproduced_from": run_id,
             "mlflow.source.name": f"smlaunch reproduce {run_id}",
-            "launcher.config_path": f"runs:/{run_id}/{CONFIG_ARTIFACT_DIR}/{RESOLVED_CONFIG_FILE}",
+            "launcher.config_path": tags.get("launcher.config_path", ""),
+            "launcher.config_dir": str(relocation.base_dir),
         }
-        return launch(spec, cwd, wait=wait, extra_tags=marks)
+        return launch(spec, cwd, wait=wait, extra_tags=marks, image=image, copies_from=configs)

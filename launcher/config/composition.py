@@ -8,11 +8,12 @@ value, the file it came from, so errors and relative paths point at the right fi
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from launcher.config.yaml_source import ConfigPath, YamlDocument, load_yaml_mapping, problem
-from launcher.core.errors import ConfigError
+from launcher.config.yaml_source import ConfigPath, Location, YamlDocument, load_yaml_mapping, problem
+from launcher.core.errors import ConfigError, ConfigProblem
 
 EXTENDS_KEY = "extends"
 
@@ -46,12 +47,25 @@ def merge_documents(base: YamlDocument, child: YamlDocument) -> YamlDocument:
     """`child` on top of `base` (minus the `extends` key), with locations from whichever file won."""
     child_data = {key: value for key, value in child.data.items() if key != EXTENDS_KEY}
     replaced = _leaf_paths(child_data, ())
-    merged = YamlDocument(path=child.path, data=deep_merge(base.data, child_data))
+    merged = YamlDocument(path=child.path, data=deep_merge(base.data, child_data),
+                          top_keys={**base.top_keys, **child.top_keys})
     for table, base_table, child_table in ((merged.values, base.values, child.values),
                                            (merged.keys, base.keys, child.keys)):
         table.update({p: loc for p, loc in base_table.items() if not _under_any(p, replaced)})
         table.update({p: loc for p, loc in child_table.items() if p[:1] != (EXTENDS_KEY,)})
     return merged
+
+
+def foreign_files(document: YamlDocument, known: Collection[str], kind: str) -> list[ConfigProblem]:
+    """One problem for each file read into `document` that is a mapping of none of the keys a `kind` config has
+    (`extends: /etc/shadow`, a training config that links to some other file): it names the file and nothing of
+    its content, which unknown-key errors would otherwise print line by line."""
+    found = []
+    for shown, keys in document.top_keys.items():
+        if keys and not set(keys) & {*known, EXTENDS_KEY}:
+            found.append(problem(Location(shown), (), f"not a {kind} config: none of its {len(keys)} top-level keys "
+                                 f"is one of a {kind} config's (is this the right file?); its content is not shown"))
+    return found
 
 
 def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from launcher.config.yaml_source import OVERRIDE_SOURCE, ConfigPath, Location, format_path, problem
+from launcher.config.yaml_source import ConfigPath, Location, format_path, problem
 from launcher.core.errors import ConfigProblem
 from launcher.core.guard import Finding, check, in_line, scan_text
 
@@ -33,14 +33,6 @@ def _leaves(data: Any, path: ConfigPath = ()) -> Iterator[tuple[ConfigPath, Any]
         yield path, data
 
 
-def _hidden(where: Location) -> Location:
-    """A `--set key=value` location without its value."""
-    if not where.is_override:
-        return where
-    key = where.source[len(OVERRIDE_SOURCE) :].partition("=")[0]
-    return Location(f"{OVERRIDE_SOURCE}{key}=<hidden>", where.line, where.column)
-
-
 def _message(finding: Finding, dotted: str) -> str:
     return f"{finding}: {ADVICE}, or list {dotted} under not_secrets if it is not a credential"
 
@@ -56,7 +48,7 @@ def check_values(resolved: Mapping[str, Any], allowed: set[str],
         name = next((str(part) for part in reversed(path) if isinstance(part, str)), "")
         hit = check(name, value)
         if hit is not None:
-            found.append(problem(_hidden(locate(path)), path, _message(hit, dotted)))
+            found.append(problem(locate(path), path, _message(hit, dotted)))
     return found
 
 

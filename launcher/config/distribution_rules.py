@@ -1,7 +1,8 @@
 """Rules of the `distribution` section (torchrun) against the instance it runs on, located in the config.
 
-The instance's GPU count comes from `sagemaker_api` (the SageMaker SDK's instance_gpu_info.json, generated into
-the table); `local` has none and `local_gpu` has whatever this machine's GPUs are (counted in the container).
+The instance's GPU count comes from `sagemaker_api` (EC2's instance data, generated into the table); `local` has
+none and `local_gpu` has whatever this machine's GPUs are (counted in the container). A count no source knows is
+unknown, not zero: nothing is refused on it, a warning says so, and pre-flight asks EC2 (preflight.instance).
 """
 
 from __future__ import annotations
@@ -36,22 +37,34 @@ def check_distribution(job: dict[str, Any], document: YamlDocument) -> list[Conf
                 add(("distribution", name), "only used with distribution.type: torchrun (set it, or remove this)")
         return found
     kind = job["sagemaker"]["instance_type"]
-    gpus = instance_gpus(kind)
+    for name, message in gpu_problems(kind, instance_gpus(kind), processes, backend):
+        add(("distribution", name), message)
+    return found
+
+
+def gpu_problems(kind: str, gpus: int | None, processes: str | int, backend: str) -> list[tuple[str, str]]:
+    """(field, message) for what a host of `kind` with `gpus` GPUs cannot run; nothing when the count is
+    unknown (None): only what is known to be wrong is refused."""
+    found = []
     if gpus == 0 and backend == "nccl":
-        add(("distribution", "backend"), f"nccl needs GPUs and {kind} has none: use gloo (or auto), or a GPU "
-            "instance type")
+        found.append(("backend", f"nccl needs GPUs and {kind} has none: use gloo (or auto), or a GPU instance type"))
     if gpus and isinstance(processes, int) and processes > gpus:
-        add(("distribution", "processes_per_host"), f"{kind} has {gpus} GPU(s): at most {gpus} processes per "
-            "host, one per GPU (or 'auto')")
+        found.append(("processes_per_host", f"{kind} has {gpus} GPU(s): at most {gpus} processes per host, one per "
+                                            "GPU (or 'auto')"))
     return found
 
 
 def distribution_warnings(job: dict[str, Any]) -> list[str]:
-    """What is allowed but probably not meant: several hosts that each train alone."""
-    count = job["sagemaker"]["instance_count"]
+    """What is allowed but probably not meant (several hosts that each train alone), and what cannot be checked
+    here (a GPU count no source knows)."""
+    found = []
+    count, kind = job["sagemaker"]["instance_count"], job["sagemaker"]["instance_type"]
     sharded = any(channel["distribution"] == "ShardedByS3Key" for channel in job["channels"].values())
     if count > 1 and job["distribution"]["type"] == "none" and not sharded:
-        return [f"sagemaker.instance_count is {count} without distribution: each host trains the whole task on "
-                "all the data by itself and only algo-1 is recorded; set distribution.type: torchrun to train "
-                "one model across them"]
-    return []
+        found.append(f"sagemaker.instance_count is {count} without distribution: each host trains the whole task on "
+                     "all the data by itself and only algo-1 is recorded; set distribution.type: torchrun to train "
+                     "one model across them")
+    if job["distribution"]["type"] == "torchrun" and kind != LOCAL_GPU and instance_gpus(kind) is None:
+        found.append(f"{kind}'s GPU count is unknown here: distribution.processes_per_host and backend are checked "
+                     "against it at pre-flight, when EC2 answers")
+    return found

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from launcher.config.build import build_spec, resolve_locations
+from launcher.config.build import build_spec, locations
 from launcher.config.cloud_rules import check_cloud_rules
-from launcher.config.composition import load_composed
+from launcher.config.composition import foreign_files, load_composed
 from launcher.config.credential_rules import check_files, check_values
 from launcher.config.distribution_rules import check_distribution, distribution_warnings
 from launcher.config.limits import check_limits
@@ -36,13 +37,25 @@ from launcher.core.errors import ConfigError, ConfigProblem
 from train.contract.defaults import apply_defaults
 
 
+@dataclass(frozen=True)
+class Relocation:
+    """Where a config rebuilt from a run (`smlaunch reproduce`) runs: its relative paths resolve against
+    `base_dir` (where the original config was, or a teammate's checkout of it), its code is `code_dirs` (the
+    run's own, unpacked) and it records to `tracking_uri` (the store the run was read from). The config itself,
+    and so every param, stays as it was written."""
+
+    base_dir: Path
+    code_dirs: tuple[Path, ...] | None = None
+    tracking_uri: str | None = None
+
+
 def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...] = (),
-                     cwd: Path | None = None) -> LaunchSpec:
+                     cwd: Path | None = None, relocation: Relocation | None = None) -> LaunchSpec:
     """Load, compose, override, validate and resolve; raise ConfigError listing every problem found.
 
-    The resolved config says what actually runs: local paths (channels, code, outputs, work dir, a sqlite
-    store) are made absolute, relative to their file or to `cwd` (default: the current directory). Logged as
-    `resolved.yaml` and as params, it is enough to run the job again from anywhere.
+    The config stays as written (its params and resolved.yaml are the same from any directory, on any machine);
+    its local paths (channels, code, outputs, work dir, a sqlite store) are resolved, relative to their file or
+    to `cwd` (default: the current directory), into the spec's typed fields and its `locations`.
     """
     job_path = Path(job_file)
     cwd = cwd or Path.cwd()
@@ -50,6 +63,9 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
     parsed = _parse_overrides(overrides, problems)
 
     job_doc, job_files = load_composed(job_path)
+    foreign = foreign_files(job_doc, load_schema(JOB_SCHEMA)["properties"], "job")
+    if foreign:
+        raise ConfigError(foreign)
     for item in (item for item in parsed if item.path[0] != TRAIN_KEY):
         _apply(job_doc, item, problems)
     read_as = read_yaml11_booleans(job_doc, load_schema(JOB_SCHEMA))
@@ -60,10 +76,13 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
     channels: tuple[Channel, ...] = ()
     code_dirs: tuple[Path, ...] = ()
     defining_dir = partial(_defining_dir, job_doc, top_file=job_path)
+    path_base = (lambda path: relocation.base_dir) if relocation else defining_dir
     if not job_problems:  # the cross-field rules need a job config of the right shape
         job = apply_defaults(job_doc.data, load_schema(JOB_SCHEMA))
-        channels, channel_problems = resolve_channels(job, job_doc, defining_dir)
-        code_dirs, code_problems = resolve_code_dirs(job, job_doc, defining_dir)
+        channels, channel_problems = resolve_channels(job, job_doc, path_base)
+        code_dirs, code_problems = resolve_code_dirs(job, job_doc, path_base)
+        if relocation is not None and relocation.code_dirs is not None:
+            code_dirs, code_problems = relocation.code_dirs, []
         problems += channel_problems + code_problems + check_mode_rules(job, job_doc)
         problems += check_cloud_rules(job, job_doc) + check_distribution(job, job_doc)
     roots = import_roots(code_dirs, job.get("environment", {}).get("PYTHONPATH"))
@@ -73,18 +92,29 @@ def load_launch_spec(job_file: str | Path, overrides: list[str] | tuple[str, ...
         raise ConfigError(problems)
 
     resolved_training = apply_defaults(training.document.data, training.schema)
-    resolve_locations(job, channels, code_dirs, cwd)
+    located = locations(job, channels, code_dirs, cwd, relocation.tracking_uri if relocation else None)
     spec = build_spec(job, resolved_training, channels, code_dirs,
                       ConfigSources(job_files, training.files, tuple(overrides)), training.task,
-                      (*read_as, *training.warnings, *distribution_warnings(job)),
+                      (*read_as, *training.warnings, *distribution_warnings(job)), located,
                       tuple(channel_files(training.schema, resolved_training)))
     locate = partial(_locate, job_doc=job_doc, train_doc=training.document)
+    pipe_problems = _files_in_pipes(spec, locate)
     credential_problems = _credentials(spec, locate)
     limit_problems = [found for found in check_limits(spec, locate)  # a credential is said once, as one
                       if (found.where, found.field) not in {(c.where, c.field) for c in credential_problems}]
-    if credential_problems or limit_problems:
-        raise ConfigError(credential_problems + limit_problems)
+    if credential_problems or limit_problems or pipe_problems:
+        raise ConfigError(credential_problems + limit_problems + pipe_problems)
     return spec
+
+
+def _files_in_pipes(spec: LaunchSpec, locate: Callable[..., Location]) -> list[ConfigProblem]:
+    """A task that opens files in a channel (its schema marks those fields) cannot read it in Pipe mode: there
+    the channel is a stream (/opt/ml/input/data/<channel>_0), not a directory."""
+    modes = {channel.name: channel.input_mode for channel in spec.channels}
+    return [problem(locate(path), path, f"Pipe mode gives the task a stream, but it opens {field} ({name}) in this "
+                                        "channel: use File or FastFile")
+            for field, name_of_channel, name in spec.channel_files if modes.get(name_of_channel) == "Pipe"
+            for path in [("channels", name_of_channel, "input_mode")]]
 
 
 def _credentials(spec: LaunchSpec, locate: Callable[[ConfigPath], Location]) -> list[ConfigProblem]:

@@ -1,4 +1,6 @@
-"""Parse and apply `--set dotted.path=value` overrides; values are typed by YAML's scalar rules."""
+"""Parse and apply `--set dotted.path=value` overrides; values are typed by YAML's scalar rules (YAML 1.2's).
+
+A value that looks like a credential is never shown: its place reads `--set key=<hidden>` in every message."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from launcher.config.yaml_source import (
     problem,
 )
 from launcher.core.errors import ConfigError
+from launcher.core.guard import check
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,20 @@ class Override:
 
     @property
     def location(self) -> Location:
-        return Location(f"{OVERRIDE_SOURCE}{self.text}", self.position + 1)
+        return Location(f"{OVERRIDE_SOURCE}{shown(self.text)}", self.position + 1)
+
+
+def shown(text: str) -> str:
+    """A `--set` item as messages show it: `key=<hidden>` when its value looks like a credential."""
+    key, sep, raw = text.partition("=")
+    if sep and check(key.strip().split(".")[-1], raw) is not None:
+        return f"{key}=<hidden>"
+    return text
 
 
 def parse_override(text: str, position: int = 0) -> Override:
     """`a.b=1` → Override(('a', 'b'), 1). A value that is not valid YAML is taken as a plain string."""
-    where = Location(f"{OVERRIDE_SOURCE}{text}", position + 1)
+    where = Location(f"{OVERRIDE_SOURCE}{shown(text)}", position + 1)
     key, sep, raw = text.partition("=")
     parts = tuple(key.strip().split("."))
     if not sep or not key.strip() or any(not part for part in parts):

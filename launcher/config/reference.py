@@ -13,9 +13,10 @@ from typing import Any
 from launcher.config.tasks import compose, load_task_schema
 from launcher.config.validation import JOB_SCHEMA, SWEEP_SCHEMA, TRAINING_SCHEMA, load_schema
 
+EXAMPLE_TASK = "digits"  # the one task the launcher's own docs describe (a team's tasks have their own docs)
 HEADER = """# Configuration reference
 
-Generated from `schemas/*.schema.json` and each task's `train/<task>/config.schema.json` by `make docs`
+Generated from `schemas/*.schema.json` and the example task's `train/digits/config.schema.json` by `make docs`
 (`smlaunch schema --markdown`); do not edit by hand. Every field can be overridden on the command line with
 `--set <field>=<value>`; training config fields take the `train.` prefix there (`--set train.optimizer.lr=0.01`),
 and carry the same names as MLflow params.
@@ -34,7 +35,7 @@ def render_markdown(train_dir: Path) -> str:
     sections = [(load_schema(JOB_SCHEMA), f"Job config (`schemas/{JOB_SCHEMA}`)", ""),
                 (load_schema(TRAINING_SCHEMA), f"Training config: every task (`schemas/{TRAINING_SCHEMA}`)", "train.")]
     sections += [(load_task_schema(path), f"Training config: task `{name}` (`train/{name}/config.schema.json`)",
-                  "train.") for name, path in task_schemas(train_dir).items()]
+                  "train.") for name, path in task_schemas(train_dir).items() if name == EXAMPLE_TASK]
     sweep = load_schema(SWEEP_SCHEMA)
     sections += [(sweep, f"Sweep file (`schemas/{SWEEP_SCHEMA}`)", ""),
                  (sweep["$defs"]["parameter"], "Sweep parameter (`parameters.<path>`)", "parameters.<path>.")]
@@ -43,7 +44,62 @@ def render_markdown(train_dir: Path) -> str:
         parts += ["| field | type | default | description |", "| --- | --- | --- | --- |"]
         parts += [_row(prefix + path, sub, required) for path, sub, required in _fields(schema, "")]
         parts += ["", *_conditions(schema), ""]
+    parts += request_fields_markdown()
     return "\n".join(parts).rstrip() + "\n"
+
+
+# Every CreateTrainingJob member (botocore's model, in sagemaker_api's table) the request builder sets, and for
+# the rest why the job config does not offer it; tests/test_schema_docs.py fails when a member is in neither.
+OFFERED = {
+    "TrainingJobName": "`sagemaker.job_name`, else `<experiment>-<run id>-<time>`",
+    "AlgorithmSpecification": "`sagemaker.image` (pinned to its digest); input mode File (a channel's own mode wins)",
+    "RoleArn": "`sagemaker.role_arn`",
+    "InputDataConfig": "`channels` (plus the `config` and `code` channels smlaunch stages)",
+    "OutputDataConfig": "`sagemaker.output_path`, `sagemaker.output_kms_key`",
+    "ResourceConfig": "`sagemaker.instance_type`, `instance_count`, `volume_size_gb`, `volume_kms_key`, "
+                      "`keep_alive_seconds`",
+    "VpcConfig": "`sagemaker.vpc`",
+    "StoppingCondition": "`sagemaker.max_runtime_seconds`, `sagemaker.spot.max_wait_seconds`",
+    "Tags": "`tags` (plus the MLflow run's IDs)",
+    "EnableManagedSpotTraining": "`sagemaker.spot.enabled`",
+    "CheckpointConfig": "`sagemaker.checkpoint_s3_uri`",
+    "Environment": "`environment`, `secrets` (as references) and the MLflow hand-over",
+    "RemoteDebugConfig": "`sagemaker.remote_debug`",
+    "HyperParameters": "not set for a training job: the training config travels whole in the `config` channel "
+                       "(any size); a SageMaker tuning job's tuned keys are its hyperparameters",
+}
+NOT_OFFERED = {
+    "EnableNetworkIsolation": "an isolated container reaches no network: not the tracking server, nor Secrets "
+                              "Manager, so the run could record nothing",
+    "EnableInterContainerTrafficEncryption": "not yet offered: torchrun's traffic between hosts; ask if you need it",
+    "DebugHookConfig": "SageMaker Debugger hooks: the run's metrics go to MLflow instead",
+    "DebugRuleConfigurations": "SageMaker Debugger rules: see DebugHookConfig",
+    "TensorBoardOutputConfig": "TensorBoard output: metrics and plots go to the MLflow run",
+    "ExperimentConfig": "SageMaker Experiments: MLflow is the experiment record here",
+    "ProfilerConfig": "SageMaker Profiler: not offered, to keep one record (MLflow)",
+    "ProfilerRuleConfigurations": "see ProfilerConfig",
+    "RetryStrategy": "SageMaker's automatic retries would start the job again on the same run without its knowing; "
+                     "spot restarts (checkpoints) are how a job resumes",
+    "InfraCheckConfig": "cluster health checks for large GPU fleets: not offered yet",
+    "SessionChainingConfig": "role session chaining: not offered yet",
+    "ServerlessJobConfig": "serverless (model customization) jobs are another kind of job",
+    "MlflowConfig": "SageMaker's own MLflow wiring: smlaunch hands the run over itself (and supports managed "
+                    "MLflow by its ARN as tracking.uri)",
+    "ModelPackageConfig": "model registration: `tracking.register_as` registers the model in MLflow",
+}
+
+
+def request_fields_markdown() -> list[str]:
+    """The CreateTrainingJob fields: what sets each, or why the config does not offer it."""
+    from launcher.config import sagemaker_api
+
+    lines = ["## CreateTrainingJob: what sets each field", "",
+             "Every member of SageMaker's CreateTrainingJob request (botocore's model), what in the job config sets "
+             "it, or why it is not offered.", "", "| field | set by, or why not |", "| --- | --- |"]
+    for member in sagemaker_api.table()["request_members"]:
+        text = OFFERED.get(member) or f"not offered: {NOT_OFFERED.get(member, 'not reviewed yet')}"
+        lines.append(f"| `{member}` | {text} |")
+    return [*lines, ""]
 
 
 def composed_task_schemas(train_dir: Path) -> dict[str, str]:

@@ -73,9 +73,9 @@ def generate() -> dict[str, Any]:
     """The table, from the installed botocore, moto (EC2's instance data) and SageMaker SDK (`make tables`)."""
     from importlib import metadata
 
-    import botocore.session
+    from launcher.cloud.aws import service_model
 
-    model = botocore.session.get_session().get_service_model("sagemaker")
+    model = service_model("sagemaker")
     request = model.operation_model("CreateTrainingJob").input_shape.members
     tuning = model.operation_model("CreateHyperParameterTuningJob").input_shape.members
     resources = request["ResourceConfig"].members

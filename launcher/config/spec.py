@@ -61,6 +61,9 @@ class JobSettings:
     subnets: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
     remote_debug: bool = False
+    job_name: str | None = None
+    output_kms_key: str | None = None
+    volume_kms_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ class ConfigSources:
 
 @dataclass(frozen=True)
 class LaunchSpec:
-    """Everything needed to start a job, validated; `resolved` is the merged config as logged to MLflow."""
+    """Everything needed to start a job, validated; `resolved` is the merged config as written (defaults filled
+    in), as its params and resolved.yaml record it; the typed fields say where its paths point here."""
 
     experiment: str
     mode: str
@@ -108,6 +112,7 @@ class LaunchSpec:
     channel_files: tuple[tuple[str, str, str], ...] = ()  # (field, channel, file) the task opens
     tracking_assumed_reachable: bool = False
     distribution: Distribution = field(default_factory=Distribution)
+    locations: Mapping[str, str] = field(default_factory=dict)  # param → where it points here (tags, not params)
 
     @property
     def is_local(self) -> bool:

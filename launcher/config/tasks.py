@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launcher.core.errors import EXIT_BAD_INPUT, LauncherError
+
 TASK_SCHEMA_FILE = "config.schema.json"
 
 
@@ -93,10 +95,66 @@ def defines(module_file: Path, name: str) -> bool:
     return False
 
 
+class TaskSchemaError(LauncherError):
+    """A task's config.schema.json cannot be used: the message says where and why."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, path: Path, line: int, message: str) -> None:
+        super().__init__(message)
+        self.path, self.line, self.message = path, line, message
+
+    def __str__(self) -> str:
+        return f"{self.path}{f':{self.line}' if self.line else ''}: {self.message}"
+
+
 def load_task_schema(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        schema: dict[str, Any] = json.load(handle)
+    """A task's schema, checked: valid JSON (else where it breaks), a valid JSON Schema, and every `default` a
+    value its own field accepts (a default no config could hold would reach every job that relies on it)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise TaskSchemaError(path, error.lineno, f"invalid JSON: {error.msg} (column {error.colno})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise TaskSchemaError(path, 0, f"cannot read it: {error}") from None
+    if not isinstance(schema, dict):
+        raise TaskSchemaError(path, 1, "a task schema is a JSON object (a JSON Schema for the task's fields)")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        where = ".".join(str(part) for part in error.absolute_path) or "top level"
+        raise TaskSchemaError(path, 0, f"not a valid JSON Schema at {where}: {error.message}") from None
+    for field, default, subschema in _defaults(schema, ()):
+        refused = next(iter(Draft202012Validator(subschema).iter_errors(default)), None)
+        if refused is not None:
+            raise TaskSchemaError(path, 0, f"the default of {field} ({default!r}) is not valid for it: "
+                                           f"{refused.message}")
     return schema
+
+
+def _defaults(schema: dict[str, Any], path: tuple[str, ...]) -> list[tuple[str, Any, dict[str, Any]]]:
+    """(field path, default, its schema) for every property with a `default`."""
+    found = []
+    for name, sub in schema.get("properties", {}).items():
+        if isinstance(sub, dict):
+            if "default" in sub:
+                found.append((".".join((*path, name)), sub["default"], sub))
+            found += _defaults(sub, (*path, name))
+    return found
+
+
+METRICS_KEY = "x-metrics"  # in a task's config.schema.json: the metric names it logs
+
+
+def task_metrics(task: TaskSource | None) -> list[str] | None:
+    """The metrics a task declares it logs (`"x-metrics": [...]` in its schema), or None when it does not say."""
+    if task is None or task.schema_file is None:
+        return None
+    declared = load_task_schema(task.schema_file).get(METRICS_KEY)
+    return [str(name) for name in declared] if isinstance(declared, list) else None
 
 
 def compose(common: dict[str, Any], task: dict[str, Any] | None) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from launcher.config.composition import load_composed
+from launcher.config.composition import foreign_files, load_composed
 from launcher.config.overrides import Override, apply_override, as_string
 from launcher.config.spec import TRAIN_KEY
-from launcher.config.tasks import TaskSource, compose, defines, find_task, load_task_schema
+from launcher.config.tasks import TaskSchemaError, TaskSource, compose, defines, find_task, load_task_schema
 from launcher.config.validation import (
     TRAINING_SCHEMA,
     load_schema,
@@ -24,7 +24,7 @@ from launcher.config.validation import (
     schema_at,
     validate_document,
 )
-from launcher.config.yaml_source import YamlDocument, problem
+from launcher.config.yaml_source import Location, YamlDocument, problem
 from launcher.core.errors import ConfigError, ConfigProblem
 
 TASK_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
@@ -54,6 +54,10 @@ def load_training(path: Path, display: str, overrides: list[Override], roots: li
     reference = task_override.value if task_override is not None else document.data.get("task")
     if isinstance(reference, str) and TASK_PATTERN.match(reference):
         loaded.task, loaded.schema = _find(reference, roots, loaded, problems, task_override)
+    foreign = foreign_files(document, loaded.schema.get("properties", {}), "training")
+    if foreign and not loaded.schema.get("additionalProperties", False):  # (an open schema prints no key)
+        problems.extend(foreign)
+        return None
     for item in overrides:
         if len(item.path) == 1:
             problems.append(problem(item.location, item.path, "set a field inside it, e.g. train.epochs=5"))
@@ -83,7 +87,12 @@ def _find(reference: str, roots: list[Path], loaded: TrainingConfig, problems: l
         loaded.warnings.append(f"task {reference} has no {Path(task.module_file).parent.name}/config.schema.json: "
                                "its own fields are not checked")
         return task, compose(common, None)
-    return task, compose(common, load_task_schema(task.schema_file))
+    try:
+        return task, compose(common, load_task_schema(task.schema_file))
+    except TaskSchemaError as error:
+        shown = os.path.relpath(error.path)
+        problems.append(problem(Location(shown, error.line, 1 if error.line else 0), (), error.message))
+        return task, compose(common, None)
 
 
 def _apply(document: YamlDocument, item: Override, schema: dict[str, Any], problems: list[ConfigProblem]) -> None:

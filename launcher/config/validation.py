@@ -11,6 +11,7 @@ from typing import Any
 from launcher.config.yaml12 import YAML11_BOOLEANS
 from launcher.config.yaml_source import ConfigPath, YamlDocument, format_path, problem
 from launcher.core.errors import ConfigProblem
+from launcher.core.guard import check, in_value
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"  # ../../schemas, shipped in the wheel as package data
 JOB_SCHEMA = "job.schema.json"
@@ -48,8 +49,18 @@ def validate_document(document: YamlDocument, schema: dict[str, Any], prefix: Co
         elif "propertyNames" in error.schema_path:
             problems.append(_bad_name(document, path, error, prefix))
         else:
-            problems.append(problem(document.locate(path), prefix + path, _describe(error)))
+            problems.append(problem(document.locate(path), prefix + path, _unechoed(_describe(error), error, path)))
     return problems
+
+
+def _unechoed(message: str, error: Any, path: ConfigPath) -> str:
+    """The message without the value it is about when that value looks like a credential (only its kind)."""
+    name = next((str(part) for part in reversed(path) if isinstance(part, str)), "")
+    found = check(name, error.instance) if isinstance(error.instance, str) else None
+    if found is None:
+        return message
+    hidden = f"<the value, which looks like {found.kind.removeprefix('the value looks like ')}>"
+    return message.replace(repr(error.instance), hidden).replace(str(error.instance), hidden)
 
 
 def _dotted(path: ConfigPath) -> str:
@@ -63,6 +74,10 @@ def _unknown_keys(
     found: list[ConfigProblem] = []
     for key in instance:
         if key in known:
+            continue
+        if in_value(key) is not None:  # a credential pasted where a key goes: say where, never what
+            found.append(problem(document.locate((*path, key), key=True), (*prefix, *path),
+                                 "an unknown key that looks like a credential (not shown)"))
             continue
         hint = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         if hint:

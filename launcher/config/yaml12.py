@@ -28,8 +28,12 @@ FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+
 YAML11_BOOLEANS = {"yes": True, "no": False, "on": True, "off": False, "y": True, "n": False}
 
 
-class Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader with the YAML 1.2 core schema's booleans, integers and floats."""
+SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser: ≈10x faster
+
+
+class Yaml12Loader(SafeBase):  # type: ignore[misc,valid-type]
+    """The safe loader (libyaml's parser where PyYAML has it) with the YAML 1.2 core schema's booleans,
+    integers and floats."""
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         text = str(self.construct_scalar(node))
@@ -62,3 +66,33 @@ Yaml12Loader.add_constructor(FLOAT_TAG, Yaml12Loader.construct_yaml_float)
 def load(text: str) -> Any:
     """One YAML document, read by the YAML 1.2 core schema (no locations: yaml_source keeps those)."""
     return yaml.load(text, Loader=Yaml12Loader)
+
+
+class BothReadersDumper(yaml.SafeDumper):
+    """Writes a string in quotes wherever YAML 1.1 or 1.2 would read the plain text as something else (`yes`,
+    `1e-05`, `010`): the configs the launcher writes read the same by the launcher (1.2) and by the job's plain
+    `yaml.safe_load` (1.1)."""
+
+    def represent_str(self, data: str) -> yaml.ScalarNode:
+        node = super().represent_str(data)
+        if node.style is None and (_resolves(Yaml12Loader, data) or _resolves(yaml.SafeLoader, data)):
+            node.style = "'"
+        return node
+
+
+BothReadersDumper.add_representer(str, BothReadersDumper.represent_str)
+
+
+_RESOLVERS: dict[str, Any] = {}
+
+
+def _resolves(loader: type[yaml.SafeLoader], text: str) -> bool:
+    """Whether `loader` reads the plain scalar `text` as anything but a string."""
+    resolver = _RESOLVERS.get(loader.__name__) or _RESOLVERS.setdefault(loader.__name__, loader(""))
+    return bool(resolver.resolve(yaml.ScalarNode, text, (True, False)) != "tag:yaml.org,2002:str")
+
+
+def dump(data: Any) -> str:
+    """YAML text of `data` (keys in their order) that both YAML readers read back as `data`."""
+    return str(yaml.dump(data, Dumper=BothReadersDumper, sort_keys=False, default_flow_style=False,
+                         allow_unicode=True))

@@ -55,6 +55,7 @@ class YamlDocument:
     data: dict[str, Any]
     values: dict[ConfigPath, Location] = field(default_factory=dict)
     keys: dict[ConfigPath, Location] = field(default_factory=dict)
+    top_keys: dict[str, list[str]] = field(default_factory=dict)  # each file read (as shown): its top-level keys
 
     def locate(self, config_path: ConfigPath, *, key: bool = False) -> Location:
         """The location of `config_path`, or of its nearest ancestor that has one."""
@@ -149,6 +150,7 @@ def _compose(text: str, path: Path, shown: str) -> YamlDocument:
         raise _fail(_node_location(root, shown), f"top level is {kind}; expected a mapping of config keys")
     document = YamlDocument(path=path, data={})
     document.data = _build(root, document, shown)
+    document.top_keys[shown] = list(document.data)
     return document
 
 

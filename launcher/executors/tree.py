@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from launcher.executors.pipes import PIPE_MODE, make_pipe, staged_files
+from train.contract.files import PRIVATE_FILE, private_dir, write_atomically
 from train.contract.paths import ContainerPaths
 
 LOCAL_REGION = "local"  # stand-ins in the local job ARN (SageMaker puts its region and account there)
@@ -65,7 +67,7 @@ def lay_out_host(request: dict[str, Any], base: Path, host: str, copy_channels: 
     paths = ContainerPaths(base)
     for directory in (paths.input_config_dir, paths.data_dir, paths.model_dir, paths.output_data_dir,
                       paths.checkpoints_dir):
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
     _write_json(paths.hyperparameters_file, request.get("HyperParameters", {}))
     _write_json(paths.resource_config_file, resource_config(request, host))
     _write_json(paths.input_data_config_file, input_data_config(request))
@@ -80,7 +82,7 @@ def lay_out_host(request: dict[str, Any], base: Path, host: str, copy_channels: 
         elif copy_channels or part is not None:  # a host's shard is its own copy, never a mount of the whole
             _materialize(channel_source(channel), paths.channel_dir(name), part)
         else:
-            paths.channel_dir(name).mkdir(parents=True, exist_ok=True)  # the mount point
+            private_dir(paths.channel_dir(name))  # the mount point
     return paths
 
 
@@ -114,7 +116,7 @@ def host_environment(request: dict[str, Any], host: str) -> dict[str, str]:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    write_atomically(path, json.dumps(data, indent=2))
 
 
 def _materialize(source: Path, target: Path, part: tuple[int, int] | None = None) -> None:
@@ -122,14 +124,18 @@ def _materialize(source: Path, target: Path, part: tuple[int, int] | None = None
     it (no hard links). Copies are reflinks where the file system can share blocks (btrfs, XFS): instant and
     free until written; elsewhere plain copies. `part` (index, count): only that host's shard of the files."""
     if part is not None and source.is_dir():
-        target.mkdir(parents=True, exist_ok=True)
+        private_dir(target)
         for relative in shard_files(source, *part):
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            private_dir((target / relative).parent)
             clone_or_copy(str(source / relative), str(target / relative))
     elif source.is_dir():
-        shutil.copytree(source, target, copy_function=clone_or_copy, dirs_exist_ok=True)
+        for root, _, files in os.walk(source):
+            inside = target / Path(root).relative_to(source)
+            private_dir(inside)
+            for name in files:
+                clone_or_copy(str(Path(root) / name), str(inside / name))
     else:
-        target.mkdir(parents=True, exist_ok=True)
+        private_dir(target)
         clone_or_copy(str(source), str(target / source.name))
 
 
@@ -137,13 +143,16 @@ FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 
 
 def clone_or_copy(source: str, target: str) -> str:
-    """A copy-on-write clone of `source` at `target` when the file system supports it, else a copy."""
-    with open(source, "rb") as reading, open(target, "wb") as writing:
+    """A copy-on-write clone of `source` at `target` when the file system supports it, else a copy; the job's
+    own (0600, whatever the source's mode), with the source's times."""
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with open(source, "rb") as reading, os.fdopen(descriptor, "wb") as writing:
         try:
             fcntl.ioctl(writing.fileno(), FICLONE, reading.fileno())
         except OSError:  # not supported here (ext4, tmpfs, across file systems): copy the bytes
             shutil.copyfileobj(reading, writing, 1 << 20)
-    shutil.copystat(source, target)
+    found = os.stat(source)
+    os.utime(target, ns=(found.st_atime_ns, found.st_mtime_ns))
     return target
 
 

@@ -51,16 +51,30 @@ class CodeArchive:
         return write_atomically(directory / ARCHIVE_NAME, self.data)
 
 
-def _listed(directory: Path) -> list[str] | None:
-    """Files git tracks or would track under `directory` (relative), or None outside a git checkout."""
+def _git_files(directory: Path, *which: str) -> list[str] | None:
+    """`git ls-files` of `directory` (relative paths), or None outside a git checkout."""
     try:
-        done = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
-                              cwd=directory, capture_output=True, timeout=30, check=False)
+        done = subprocess.run(["git", "ls-files", "-z", *which, "--", "."], cwd=directory, capture_output=True,
+                              timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:
         return None
     return sorted({name for name in done.stdout.decode("utf-8", "surrogateescape").split("\0") if name})
+
+
+def _listed(directory: Path) -> list[str] | None:
+    """Files git tracks or would track under `directory` (relative), or None outside a git checkout."""
+    return _git_files(directory, "--cached", "--others", "--exclude-standard")
+
+
+def untracked(dirs: tuple[Path, ...], files: tuple[str, ...]) -> tuple[str, ...]:
+    """The shipped files (`<dir name>/<path>`) git does not track: the code that ran is not the commit's."""
+    found = []
+    for directory in dirs:
+        others = _git_files(directory, "--others", "--exclude-standard") or []
+        found += [f"{directory.name}/{name}" for name in others if f"{directory.name}/{name}" in files]
+    return tuple(sorted(found))
 
 
 def _walked(directory: Path) -> list[str]:

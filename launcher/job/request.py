@@ -140,7 +140,8 @@ def build_request(
             "TrainingInputMode": "File",
         },
         "InputDataConfig": channels,
-        "OutputDataConfig": {"S3OutputPath": data_uri(job.output_path)},
+        "OutputDataConfig": {"S3OutputPath": data_uri(job.output_path),
+                             **({"KmsKeyId": job.output_kms_key} if job.output_kms_key else {})},
         "ResourceConfig": {
             "InstanceType": job.instance_type,
             "InstanceCount": job.instance_count,
@@ -157,6 +158,8 @@ def build_request(
         request["StoppingCondition"]["MaxWaitTimeInSeconds"] = job.spot_max_wait_seconds or job.max_runtime_seconds
     if job.checkpoint_s3_uri:
         request["CheckpointConfig"] = {"S3Uri": job.checkpoint_s3_uri, "LocalPath": CHECKPOINTS_DIR}
+    if job.volume_kms_key:
+        request["ResourceConfig"]["VolumeKmsKeyId"] = job.volume_kms_key
     if job.keep_alive_seconds is not None:
         request["ResourceConfig"]["KeepAlivePeriodInSeconds"] = job.keep_alive_seconds
     if job.remote_debug:

@@ -9,41 +9,30 @@ Layout, identical in the channel, on S3 and under the run's `config/` artifacts:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from launcher.config.spec import LaunchSpec, thaw
+from launcher.config.yaml12 import dump
 from launcher.job.code import CodeArchive
 from launcher.job.request import config_location, staged_location
+from train.contract.files import write_atomically
 from train.contract.paths import CODE_CHANNEL, CONFIG_CHANNEL, RESOLVED_CONFIG_FILE, TRAINING_CONFIG_FILE
 
 CONFIG_ARTIFACT_DIR = "config"
 
 
-PRIVATE = 0o600  # staged copies are the user's configs: readable by the user only
-
-
-def _private(path: Path) -> int:
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
-
-
-def _dump(data: object, path: Path) -> None:
-    with open(_private(path), "w", encoding="utf-8") as handle:
-        yaml.safe_dump(thaw(data), handle, sort_keys=False, default_flow_style=False)
-
-
-def stage_configs(spec: LaunchSpec, directory: Path) -> list[Path]:
-    """Write the staged config files into `directory` (created) and return them."""
-    (directory / "job").mkdir(parents=True, exist_ok=True, mode=0o700)
-    (directory / "train").mkdir(exist_ok=True, mode=0o700)
-    _dump(spec.training, directory / TRAINING_CONFIG_FILE)
-    _dump(spec.resolved, directory / RESOLVED_CONFIG_FILE)
-    copies = _copy_all(spec.sources.job_files, directory / "job")
-    copies += _copy_all(spec.sources.training_files, directory / "train")
-    return [directory / TRAINING_CONFIG_FILE, directory / RESOLVED_CONFIG_FILE, *copies]
+def stage_configs(spec: LaunchSpec, directory: Path, copies_from: Path | None = None) -> list[Path]:
+    """Write the staged config files into `directory` (created) and return them. `copies_from` holds the
+    `job/` and `train/` copies to stage instead of the spec's files (a reproduced run's: the original's, byte
+    for byte)."""
+    written = [write_atomically(directory / TRAINING_CONFIG_FILE, dump(thaw(spec.training))),
+               write_atomically(directory / RESOLVED_CONFIG_FILE, dump(thaw(spec.resolved)))]
+    if copies_from is not None:
+        return written + [write_atomically(directory / source.relative_to(copies_from), source.read_bytes())
+                          for folder in ("job", "train") for source in sorted((copies_from / folder).glob("*"))]
+    return written + _copy_all(spec.sources.job_files, directory / "job") + \
+        _copy_all(spec.sources.training_files, directory / "train")
 
 
 @dataclass(frozen=True)
@@ -64,10 +53,11 @@ class StagedJob:
         return found
 
 
-def stage_job(spec: LaunchSpec, run_id: str, job_name: str, code: CodeArchive | None) -> StagedJob:
+def stage_job(spec: LaunchSpec, run_id: str, job_name: str, code: CodeArchive | None,
+              copies_from: Path | None = None) -> StagedJob:
     """Stage the configs (and the code) under the work dir's `<job_name>/`, with the locations the job reads."""
     directory = spec.work_dir / job_name / CONFIG_CHANNEL
-    files = stage_configs(spec, directory)
+    files = stage_configs(spec, directory, copies_from)
     config_uri = config_location(spec, run_id, job_name)
     if code is None:
         return StagedJob(directory, files, config_uri)
@@ -81,7 +71,5 @@ def _copy_all(files: tuple[Path, ...], target: Path) -> list[Path]:
     for index, source in enumerate(files):
         repeated = any(other.name == source.name for other in files[index + 1 :])
         name = f"{index}-{source.name}" if repeated else source.name
-        copies.append(target / name)
-        with open(_private(copies[-1]), "wb") as handle:
-            handle.write(source.read_bytes())
+        copies.append(write_atomically(target / name, source.read_bytes()))
     return copies

@@ -20,6 +20,8 @@ from launcher.sweep.trials import TrialResult
 from launcher.tracking import client
 from launcher.tracking.client import TrackedRun
 from train.contract.handover import PARENT_TAG, TRIAL_TAG
+from train.contract.params import param_value
+from train.contract.uris import redact
 
 SWEEP_TAG = "launcher.sweep"  # "parent" on the parent run
 FILE_TAG = "launcher.sweep.file"
@@ -63,8 +65,13 @@ def record_progress(run: TrackedRun, sweep: SweepSpec, results: Sequence[TrialRe
               "trials_failed": sum(r.status != "FINISHED" for r in results)}
     best = best_result(sweep, results)
     if best is not None and best.objective is not None:
-        values[f"best_{sweep.metric}"] = best.objective
+        values[best_name(sweep.metric)] = best.objective
     client.log_metrics(run, values, step)
+
+
+def best_name(metric: str) -> str:
+    """The parent's name for the best value so far: `best_<metric>` (`best_val_rmse` stays itself)."""
+    return metric if metric.startswith("best") else f"best_{metric}"
 
 
 def best_result(sweep: SweepSpec, results: Sequence[TrialResult]) -> TrialResult | None:
@@ -89,7 +96,7 @@ def summarize(run: TrackedRun, sweep: SweepSpec, results: Sequence[TrialResult],
     if best is not None:
         tags.update({"launcher.sweep.best_trial": str(best.trial.number),
                      "launcher.sweep.best_run_id": best.run_id or "",
-                     f"launcher.sweep.best_{sweep.metric}": repr(best.objective)})
+                     f"launcher.sweep.{best_name(sweep.metric)}": repr(best.objective)})
         tags.update({f"launcher.sweep.best.{path}": json.dumps(value) for path, value in best.trial.values.items()})
     client.set_tags(run, tags)
     picture = _picture(sweep, ordered)
@@ -112,10 +119,11 @@ def note(sweep: SweepSpec, results: Sequence[TrialResult], best: TrialResult | N
     if best is None:
         lines.append("No trial finished with the objective logged.")
     else:
+        reproduce = f"smlaunch reproduce {best.run_id} --tracking-uri {redact(sweep.base.tracking_uri)}"
         lines += [f"**Best**: trial {best.trial.number}, {sweep.metric} = {best.objective:.6g} "
                   f"(run `{best.run_id}`).", "", "Rerun it:", "", f"    {rerun_command(sweep, best)}", "",
-                  f"or exactly as it ran: `smlaunch reproduce {best.run_id}`."]
-    lines += ["", _table_markdown(sweep, results)]
+                  f"or exactly as it ran: `{reproduce}`."]
+    lines += ["", _table_markdown(sweep, results, best)]
     return "\n".join(lines)
 
 
@@ -124,7 +132,7 @@ def _columns(sweep: SweepSpec) -> list[str]:
 
 
 def _rows(sweep: SweepSpec, results: Sequence[TrialResult]) -> list[list[str]]:
-    return [[str(r.trial.number), *(json.dumps(r.trial.values.get(p.path)) for p in sweep.parameters),
+    return [[str(r.trial.number), *(param_value(r.trial.values.get(p.path)) for p in sweep.parameters),
              "" if r.objective is None else f"{r.objective:.6g}", r.status, r.run_id or ""] for r in results]
 
 
@@ -136,10 +144,15 @@ def _table_csv(sweep: SweepSpec, results: Sequence[TrialResult]) -> str:
     return buffer.getvalue()
 
 
-def _table_markdown(sweep: SweepSpec, results: Sequence[TrialResult]) -> str:
+def _table_markdown(sweep: SweepSpec, results: Sequence[TrialResult], best: TrialResult | None = None) -> str:
+    """The trials as a Markdown table, the winner's row in bold."""
     columns = _columns(sweep)
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in _rows(sweep, results)]
+    for result, row in zip(results, _rows(sweep, results), strict=True):
+        cells = [cell.replace("|", "\\|") for cell in row]
+        if best is not None and result.trial.number == best.trial.number:
+            cells = [f"**{cell}**" if cell else cell for cell in cells]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

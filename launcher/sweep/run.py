@@ -71,6 +71,8 @@ def run_sweep(sweep: SweepSpec, cwd: Path, command: str, resumed: TrackedRun | N
         launch = launch_command(sweep.config, sweep.sets, parent.run_id, trial, wait=not sweep.base.is_local)
         return TrialProcess(trial, launch, env, cwd)
 
+    unlogged: list[TrialResult] = []
+
     def finished(child: TrialProcess) -> bool:
         result = trial_result(child, sweep, parent)
         results.append(result)
@@ -78,6 +80,9 @@ def run_sweep(sweep: SweepSpec, cwd: Path, command: str, resumed: TrackedRun | N
         shown = f"{sweep.metric}={result.objective:.6g}" if result.objective is not None else result.reason or ""
         print(f"trial {result.trial.number}: {result.status} {shown}", file=sys.stderr)
         guarded(RECORD_PARENT, record_progress, parent, sweep, results)
+        if result.status == "FINISHED" and result.objective is None and result.run_id:
+            unlogged.append(result)  # no trial can be judged: stop at the first
+            return False
         failures = sum(r.status != "FINISHED" for r in results)
         return sweep.max_failures is None or failures < sweep.max_failures
 
@@ -88,7 +93,12 @@ def run_sweep(sweep: SweepSpec, cwd: Path, command: str, resumed: TrackedRun | N
         raise
     failures = sum(r.status != "FINISHED" for r in results)
     reason: str | None = None
-    if sweep.max_failures is not None and failures >= sweep.max_failures:
+    if unlogged:
+        first = unlogged[0]
+        status, reason = "FAILED", (f"trial {first.trial.number} finished without logging {sweep.metric!r}, the "
+                                    f"objective (it logged: {', '.join(first.logged) or 'no metric'}): fix "
+                                    "objective.metric in the sweep file, or log it in the task")
+    elif sweep.max_failures is not None and failures >= sweep.max_failures:
         status, reason = "FAILED", f"stopped after {failures} failed trials (max_failures: {sweep.max_failures})"
     elif not any(r.status == "FINISHED" for r in results):
         status, reason = "FAILED", "no trial finished"
@@ -105,14 +115,14 @@ def trial_result(child: TrialProcess, sweep: SweepSpec, parent: TrackedRun) -> T
     if not run_id:
         code = child.process.returncode or 1
         return TrialResult(child.trial, "KILLED" if code >= 128 else "FAILED", reason=str(report.get("error")))
-    objective = None
+    objective, logged = None, ()
     try:
         run = client.get_run(parent.tracking_uri, run_id)
-        objective = run.data.metrics.get(sweep.metric)
+        objective, logged = run.data.metrics.get(sweep.metric), tuple(sorted(run.data.metrics))
     except Exception as error:
         print(f"warning: could not read trial {child.trial.number}'s {sweep.metric}: {error}", file=sys.stderr)
     return TrialResult(child.trial, str(report.get("status")), run_id, objective, report.get("failure_reason"),
-                       report.get("job_name"))
+                       report.get("job_name"), logged)
 
 
 def finished_trials(parent: TrackedRun, sweep: SweepSpec) -> list[TrialResult]:

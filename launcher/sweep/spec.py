@@ -10,6 +10,7 @@ is reported at its line in the sweep file, with the config's reason.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from launcher.config.composition import load_composed
+from launcher.config.credential_rules import check_files, check_values
 from launcher.config.loader import load_launch_spec
 from launcher.config.overrides import Override, apply_override, parse_override
 from launcher.config.spec import LaunchSpec
+from launcher.config.tasks import task_metrics
 from launcher.config.validation import SWEEP_SCHEMA, load_schema, validate_document
 from launcher.config.yaml_source import OVERRIDE_SOURCE, YamlDocument, problem
 from launcher.core.errors import ConfigError, ConfigProblem
+from launcher.core.guard import check
 from launcher.sweep.space import Parameter, Trial, grid, grid_size, probes, random_trials
 from train.contract.defaults import apply_defaults
 
@@ -83,6 +87,7 @@ def load_sweep(path: Path, overrides: Sequence[str] = (), cwd: Path | None = Non
         else:
             trial_sets.append(text)
     problems += validate_document(document, load_schema(SWEEP_SCHEMA))
+    problems += _credentials(document, files)
     if problems:
         raise ConfigError(problems)
     data = apply_defaults(document.data, load_schema(SWEEP_SCHEMA))
@@ -96,6 +101,9 @@ def load_sweep(path: Path, overrides: Sequence[str] = (), cwd: Path | None = Non
         raise ConfigError(problems)
     sets = (*data["set"], *trial_sets)
     base = load_launch_spec(config, sets, cwd=cwd)
+    problems += _base_rules(base, data, document)
+    if problems:
+        raise ConfigError(problems)
     strategy, seed = data["strategy"], data["seed"]
     limit = data.get("max_trials")
     if strategy == "grid":
@@ -109,6 +117,31 @@ def load_sweep(path: Path, overrides: Sequence[str] = (), cwd: Path | None = Non
     return SweepSpec(path, files, config, tuple(sets), strategy, limit or len(trials), data["max_parallel"], seed,
                      data.get("max_failures"), data["objective"]["metric"], data["objective"]["goal"], parameters,
                      base, tuple(trials), data.get("description", ""), tuple(overrides))
+
+
+def _base_rules(base: LaunchSpec, data: dict[str, Any], document: YamlDocument) -> list[ConfigProblem]:
+    """What the trials' config must allow: a job name of their own each, and the objective among the metrics
+    the task declares (when it declares them: `x-metrics` in its config.schema.json)."""
+    found = []
+    if base.job.job_name:
+        found.append(problem(document.locate(("config",)), ("config",), "the job config sets sagemaker.job_name, "
+                             "but every trial is a job of its own: leave it out (or --set sagemaker.job_name=null)"))
+    metric = data["objective"]["metric"]
+    declared = task_metrics(base.task)
+    if declared is not None and metric not in declared:
+        hint = difflib.get_close_matches(metric, declared, n=1)
+        advice = f"did you mean '{hint[0]}'?" if hint else f"it logs {', '.join(declared) or 'none'}"
+        found.append(problem(document.locate(("objective", "metric")), ("objective", "metric"),
+                             f"the task never logs {metric!r} (its schema declares its metrics): {advice}"))
+    return found
+
+
+def _credentials(document: YamlDocument, files: tuple[Path, ...]) -> list[ConfigProblem]:
+    """The sweep file is recorded with the parent run (its copy, its description in the note): a value or a
+    line (comments too) that looks like a credential is refused, located, as in a job config."""
+    found = check_values(document.data, set(), document.locate)
+    reported = {(problem.sort_key[0], problem.sort_key[1]) for problem in found}
+    return found + check_files([(os.path.normpath(path), path) for path in files], reported)
 
 
 def _apply(document: YamlDocument, item: Override, problems: list[ConfigProblem]) -> None:
@@ -214,5 +247,7 @@ def _relocate(refused: ConfigProblem, trial: Trial, set_count: int, document: Ya
     elif parameter.low is not None and parameter.high is not None:
         key = (*key, "min" if abs(value - parameter.low) <= abs(value - parameter.high) else "max")
     which = f"trial {trial.number}" if trial.number else "a value the range allows"
-    return problem(document.locate(key), key, f"{value!r} ({which}) is refused by the config: "
+    looks = check(path.rsplit(".", 1)[-1], value) if isinstance(value, str) else None
+    value_text = f"<the value, which looks like {looks.kind}>" if looks else repr(value)
+    return problem(document.locate(key), key, f"{value_text} ({which}) is refused by the config: "
                                               f"{refused.field or path}: {refused.message}")

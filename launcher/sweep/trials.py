@@ -40,6 +40,7 @@ class TrialResult:
     objective: float | None = None
     reason: str | None = None
     job_name: str | None = None
+    logged: tuple[str, ...] = ()  # the metrics the trial's run holds
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.trial.as_dict(), "status": self.status, "run_id": self.run_id, "objective": self.objective,
