@@ -127,3 +127,33 @@ def test_pipe_channels_stream_their_files_through_a_fifo(project: Project) -> No
     (run,) = project.runs()
     sizes = sum(path.stat().st_size for path in (project.root / "data/digits").iterdir())
     assert run.data.metrics == {"bytes": float(sizes)}
+
+
+NO_AWS = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None,
+          "AWS_ENDPOINT_URL": None, "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+          "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+def test_a_rehearsal_with_a_local_stand_in_for_every_channel_needs_no_aws(project: Project) -> None:
+    """configs/sagemaker.yaml as a newcomer has it (its REPLACE values filled in with names of nothing that
+    exists), no AWS credentials at all: the job runs here on the stand-in, and the verdict says what is left."""
+    filled = ["--set", "sagemaker.region=eu-west-1",
+              "--set", f"sagemaker.image={ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/smlaunch-train:v1",
+              "--set", f"sagemaker.role_arn=arn:aws:iam::{ACCOUNT}:role/SageMakerExecution",
+              "--set", "sagemaker.output_path=s3://nobody-bucket/outputs",
+              "--set", "sagemaker.config_prefix=s3://nobody-bucket/configs",
+              "--set", "sagemaker.checkpoint_s3_uri=s3://nobody-bucket/checkpoints",
+              "--set", "channels.training.uri=s3://nobody-bucket/datasets/digits/",
+              "--set", "tracking.uri=https://mlflow.example.com", "--set", "tracking.assume_reachable=true"]
+    result = project.smlaunch("rehearse", "configs/sagemaker.yaml", "--output", "json", "--mode", "local-process",
+                              "--channel", "training=data/digits", "--set", "train.epochs=2", *filled, env=NO_AWS)
+    assert result.code == 0, result.stderr[-3000:]
+    report = result.json()
+    assert report["run"]["status"] == "FINISHED" and report["aws_checked"] is False
+    assert report["safe_to_submit"] is False  # nothing was asked of AWS: not yet
+    assert "pre-flight: AWS not asked" in result.stderr
+    assert "rehearsal: the job runs; before submitting, check the AWS side: smlaunch run configs/sagemaker.yaml " \
+           "--dry-run" in result.stderr
+    missing = project.smlaunch("rehearse", "configs/sagemaker.yaml", "--channel", "training=data/nowhere",
+                               *filled, env=NO_AWS)
+    assert missing.code == 2 and "--channel training=data/nowhere" in missing.stderr

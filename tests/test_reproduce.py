@@ -158,3 +158,26 @@ def test_a_teammate_reproduces_a_run_from_another_clone_at_another_path(digits_d
     shown = smlaunch(second_clone, "diff", run_id, second.info.run_id, "--tracking-uri", mlflow_url, "--output",
                      "json")
     assert json.loads(shown.stdout)["params"] == {}
+
+
+def test_untracked_files_shipped_with_the_job_make_the_run_dirty_and_are_listed(project: Project) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=project.root, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "clean")
+    clean = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "train.epochs=1")
+    assert clean.code == 0, clean.stderr[-2000:]
+    project.write("train/digits/helpers_wip.py", "SCALE = 2\n")  # new, never added: it ships all the same
+    dirty = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "train.epochs=1")
+    assert dirty.code == 0, dirty.stderr[-2000:]
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=project.tracking_uri)
+    before, after = client.get_run(clean.json()["run_id"]), client.get_run(dirty.json()["run_id"])
+    assert before.data.tags["launcher.git_dirty"] == "false" and "launcher.untracked_files" not in before.data.tags
+    assert after.data.tags["launcher.git_dirty"] == "true"
+    assert "train/digits/helpers_wip.py" in after.data.tags["launcher.untracked_files"]
+    assert after.data.tags["mlflow.source.git.commit"] == before.data.tags["mlflow.source.git.commit"]

@@ -135,9 +135,10 @@ def rehearse(config: Path, overrides: tuple[str, ...], output: str, sample: int 
     if output == "json":
         click.echo(json.dumps(result.as_dict()))
     click.echo(f"rehearsal: {result.verdict}", err=True)
-    if not result.safe:
-        sys.exit(EXIT_RUNTIME if result.launched is None or result.launched["status"] != "FINISHED"
-                 else EXIT_PREFLIGHT)
+    if not result.ran:
+        sys.exit(EXIT_RUNTIME)
+    if not result.preflight.ok:
+        sys.exit(EXIT_PREFLIGHT)  # an offline rehearsal that ran exits 0: its verdict says what is left to check
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

@@ -42,15 +42,22 @@ class Rehearsal:
     preflight: PreflightReport
     launched: dict[str, Any] | None
     verdict: str
+    offline: bool = False  # every channel stood in locally: AWS was not asked
+
+    @property
+    def ran(self) -> bool:
+        return self.launched is not None and self.launched["status"] == "FINISHED"
 
     @property
     def safe(self) -> bool:
-        return self.preflight.ok and self.launched is not None and self.launched["status"] == "FINISHED"
+        """Safe to submit: the job ran, and pre-flight asked AWS and found nothing wrong."""
+        return self.preflight.ok and self.ran and not self.offline
 
     def as_dict(self) -> dict[str, Any]:
         return {"rehearsal": True, "config": self.config, "mode": self.mode, "mode_reason": self.mode_reason,
                 "preflight_ok": self.preflight.ok, "preflight": [str(check) for check in self.preflight.checks],
-                "run": self.launched, "safe_to_submit": self.safe, "verdict": self.verdict}
+                "run": self.launched, "safe_to_submit": self.safe, "aws_checked": not self.offline,
+                "verdict": self.verdict}
 
 
 def choose_mode(spec: LaunchSpec, forced: str | None) -> tuple[str, str]:
@@ -118,10 +125,10 @@ def rehearse(config: Path, overrides: Sequence[str], cwd: Path, sample: int | No
     try:
         launched = launch(local_spec, cwd, extra_tags={**REHEARSAL_TAGS, "launcher.rehearsal_of": str(config)})
     except LauncherError as error:
-        return Rehearsal(str(config), mode, reason, report, None, f"fix before submitting: {error}")
+        return Rehearsal(str(config), mode, reason, report, None, f"fix before submitting: {error}", offline)
     result = launched.as_dict()
     verdict = _verdict(config, report, result, offline)
-    return Rehearsal(str(config), mode, reason, report, result, verdict)
+    return Rehearsal(str(config), mode, reason, report, result, verdict, offline)
 
 
 def _verdict(config: Path, report: PreflightReport, result: dict[str, Any], offline: bool = False) -> str:
