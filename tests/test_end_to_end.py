@@ -50,6 +50,10 @@ def content_digest(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+# one worker builds the module's fixture once, under `make test`'s two workers
+pytestmark = pytest.mark.xdist_group("end_to_end")
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory, digits_data: Path) -> tuple[Project, dict]:
     from tests.conftest import copy_project

@@ -14,6 +14,9 @@ import pytest
 
 from tests.conftest import REPO
 
+# one worker builds the module's fixture once, under `make test`'s two workers
+pytestmark = pytest.mark.xdist_group("installed")
+
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:

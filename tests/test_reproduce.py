@@ -17,6 +17,10 @@ def smlaunch(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=300, check=False)
 
 
+# one worker builds the module's fixture once, under `make test`'s two workers
+pytestmark = pytest.mark.xdist_group("reproduce")
+
+
 @pytest.fixture(scope="module")
 def original(tmp_path_factory: pytest.TempPathFactory, digits_data: Path) -> tuple[Project, dict]:
     root = tmp_path_factory.mktemp("reproduce")
