@@ -109,15 +109,6 @@ def test_a_failing_task_prints_its_traceback_once(project: Project) -> None:
         "ValueError: no such column: price"
 
 
-def test_a_logged_models_requirements_end_with_a_newline(project: Project) -> None:
-    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "train.epochs=1")
-    assert result.code == 0, result.stderr[-2000:]
-    job = project.root / ".smlaunch/jobs" / result.json()["job_name"]
-    requirements = job / "algo-1/model/model/requirements.txt"
-    text = requirements.read_text()
-    assert text.endswith("\n") and not text.endswith("\n\n") and "torch==" in text
-
-
 def test_a_yaml_1_1_boolean_is_read_as_meant_and_said(project: Project) -> None:
     config = project.root / "configs/local.yaml"
     text = config.read_text()
@@ -131,10 +122,14 @@ def test_a_yaml_1_1_boolean_is_read_as_meant_and_said(project: Project) -> None:
     assert project.smlaunch("validate", "configs/local.yaml").code == 2  # not a boolean in any YAML
 
 
-def test_a_copied_store_says_where_its_artifacts_went(project: Project, tmp_path: Path) -> None:
+def test_a_model_is_well_formed_and_a_copied_store_says_where_its_artifacts_went(project: Project,
+                                                                                 tmp_path: Path) -> None:
     result = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "train.epochs=1")
     assert result.code == 0, result.stderr[-2000:]
     run_id = result.json()["run_id"]
+    job = project.root / ".smlaunch/jobs" / result.json()["job_name"]
+    requirements = (job / "algo-1/model/model/requirements.txt").read_text()
+    assert requirements.endswith("\n") and not requirements.endswith("\n\n") and "torch==" in requirements
     elsewhere = tmp_path / "teammate"
     elsewhere.mkdir()
     shutil.copy(project.db, elsewhere / "mlflow.db")  # the store alone, as people copy it
