@@ -12,6 +12,9 @@
   config size     `validate` and `run --dry-run` of generated detectron2-like configs of 20 and 1,000 keys
                   measured side by side (goal: 1,000 keys ≤ 2x the 20-key time), and `validate` of 10,000 keys
                   (goal < 3 s)
+  tracker outage  a task logging 1,000 points through a proxy in front of a loopback MLflow server: its
+                  training loop's seconds calm, and through dropped batches, 503s and a 4 s outage
+                  (goal: within 10 % of calm; training never waits for the tracker)
   2 hosts         the smoke run on 2 hosts under torchrun (one process each), beside 1 host
   sweep           configs/sweeps/digits-grid.yaml (4 trials, 2 at once) against the same trials one at a time
   cloud launch    `smlaunch run` of a SageMaker config against a loopback moto server and a loopback MLflow
@@ -210,6 +213,7 @@ def main() -> None:
         config_size(project, repeats)
         local_process = smoke_timeline(project, repeats)
         cloud_launch(project, Path(scratch), repeats)
+        outage_pace(project, Path(scratch), max(2, repeats // 2))
         hosts_and_sweep(project, max(1, repeats // 2))
         if os.environ.get("BENCH_CONTAINER", "1") == "1":
             container_run(project, repeats, local_process)
@@ -232,6 +236,26 @@ def config_size(project: Path, repeats: int) -> None:
         ratio = statistics.median(times["cfg1000"]) / statistics.median(times["cfg20"])
         verdict = "ok" if ratio <= 2 else "OVER GOAL"
         print(f"{' '.join(verb) + ' 1,000 / 20 keys':<36} {ratio:.2f}x; goal ≤ 2x: {verdict}")
+
+
+def outage_pace(project: Path, scratch: Path, repeats: int) -> None:
+    """The training loop's seconds calm and through the faults, alternated, best of each."""
+    from tests.conftest import Project
+    from tests.faults import FaultProxy
+    from tests.services import mlflow_server
+    from tests.test_tracker_faults import Outage, chatty_run
+
+    (scratch / "mlflow-outage").mkdir()
+    calm, faulty = [], []
+    with mlflow_server(scratch / "mlflow-outage") as tracking_uri:
+        for _ in range(repeats):
+            with FaultProxy(tracking_uri) as proxy:
+                calm.append(chatty_run(Project(project), proxy.url)[1])
+            with FaultProxy(tracking_uri, Outage(seconds=4.0)) as proxy:
+                faulty.append(chatty_run(Project(project), proxy.url)[1])
+    ratio = min(faulty) / min(calm)
+    print(f"{'tracker outage: training loop':<36} {min(calm):.2f} s calm, {min(faulty):.2f} s through the faults "
+          f"(best of {repeats}): {ratio:.2f}x; goal ≤ 1.10x: {'ok' if ratio <= 1.10 else 'OVER GOAL'}")
 
 
 def cloud_launch(project: Path, scratch: Path, repeats: int) -> None:

@@ -62,27 +62,17 @@ def chatty_run(project: Project, tracking: str) -> tuple[dict, float]:
 
 
 @pytest.mark.timeout(900)
-def test_a_run_through_drops_errors_and_an_outage_keeps_every_point_and_its_pace(project: Project,
-                                                                                  mlflow_url: str) -> None:
+def test_a_run_through_drops_errors_and_an_outage_keeps_every_point(project: Project, mlflow_url: str) -> None:
+    """Correctness only: the pace through the same faults (training never waits for the tracker) is measured by
+    `make bench`, beside a calm run, not asserted here."""
     from mlflow import MlflowClient
 
+    with FaultProxy(mlflow_url, Outage(seconds=4.0)) as faulty:
+        report, _ = chatty_run(project, faulty.url)
+        kinds = [kind for _, _, path, kind in faulty.log if path.endswith("log-batch")]
+        assert "drop" in kinds and "status" in kinds  # the faults happened
+        assert any(kind == "drop" for _, _, path, kind in faulty.log if not path.endswith("log-batch"))
     client = MlflowClient(tracking_uri=mlflow_url)
-    calm_seconds: list[float] = []
-    faulty_seconds: list[float] = []
-    for _ in range(2):  # alternated and the best of two each: a shared 2-core machine's noise is ~10 % per run
-        with FaultProxy(mlflow_url) as calm:
-            baseline, seconds = chatty_run(project, calm.url)
-            calm_seconds.append(seconds)
-        with FaultProxy(mlflow_url, Outage(seconds=4.0)) as faulty:
-            report, seconds = chatty_run(project, faulty.url)
-            faulty_seconds.append(seconds)
-            kinds = [kind for _, _, path, kind in faulty.log if path.endswith("log-batch")]
-            assert "drop" in kinds and "status" in kinds  # the faults happened
-            assert any(kind == "drop" for _, _, path, kind in faulty.log if not path.endswith("log-batch"))
-        for finished in (baseline, report):
-            run = client.get_run(finished["run_id"])
-            assert run.info.status == "FINISHED"
-            history = client.get_metric_history(finished["run_id"], "loss")
-            assert sorted(point.step for point in history) == list(range(1, 1001))  # exactly 1,000, none twice
-    print(f"training loop: {calm_seconds} s calm, {faulty_seconds} s through the faults")
-    assert min(faulty_seconds) < 1.10 * min(calm_seconds), (faulty_seconds, calm_seconds)
+    assert client.get_run(report["run_id"]).info.status == "FINISHED"
+    history = client.get_metric_history(report["run_id"], "loss")
+    assert sorted(point.step for point in history) == list(range(1, 1001))  # exactly 1,000, none twice
