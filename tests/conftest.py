@@ -77,6 +77,12 @@ class Project:
         path.write_text(text, encoding="utf-8")
         return path
 
+    def task(self, name: str, text: str = "def run(ctx):\n    pass\n") -> list[str]:
+        """A task of the test's own in plugins/NAME.py (by default one that does nothing, for a launch whose
+        subject is not training); returns the --set arguments that run it."""
+        self.write(f"plugins/{name}.py", text)
+        return ["--set", f"train.task={name}:run", "--set", f"environment.PYTHONPATH={self.root / 'plugins'}"]
+
     def smlaunch(self, *args: str, timeout: float = 300, env: dict[str, str | None] | None = None) -> CliResult:
         """Run the CLI here; `env` adds variables to ours, a None value removes one."""
         merged = {**os.environ, **(env or {})}
@@ -159,9 +165,20 @@ def training_image(docker_env: dict[str, str], tmp_path_factory: pytest.TempPath
     return "smlaunch-train:test"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the group marks into node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`make test` runs 2 workers), the tests that use the Docker engine share one worker:
     there is one engine per machine, started and stopped by the worker that needs it."""
     for item in items:
         if "docker_env" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("docker"))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`--dist loadgroup` groups by a suffix pytest-xdist adds to node ids, which a pytest upgrade can silently
+    undo (9.1 did): module fixtures are then built on both workers and the Docker tests meet one engine from
+    two. A grouped test refuses to run rather than run slower and racier without saying so."""
+    if (item.config.getoption("loadgroup", default=False) and item.get_closest_marker("xdist_group")
+            and "@" not in item.nodeid.rsplit("::", 1)[-1]):
+        pytest.fail("pytest-xdist did not group this xdist_group test: this pytest and pytest-xdist do not work "
+                    "together; use the pins in requirements.lock", pytrace=False)

@@ -11,15 +11,13 @@ from tests.conftest import Project
 
 
 def test_debug_flag_gives_the_task_this_terminal_for_pdb(project: Project) -> None:
-    project.write("plugins/paused_task.py", (
-        "def run(ctx):\n"
-        "    answer = 6 * 7\n"
-        "    breakpoint()\n"
-        "    ctx.tracker.log_metrics({'answer': answer}, step=1)\n"
-    ))
+    paused = project.task("paused_task", "def run(ctx):\n"
+                                          "    answer = 6 * 7\n"
+                                          "    breakpoint()\n"
+                                          "    ctx.tracker.log_metrics({'answer': answer}, step=1)\n")
     done = subprocess.run(
         [sys.executable, "-m", "launcher", "run", "configs/local.yaml", "--debug", "--output", "json",
-         "--set", "train.task=paused_task:run", "--set", f"environment.PYTHONPATH={project.root / 'plugins'}"],
+         *paused],
         cwd=project.root, input="p answer + 1\nc\n", capture_output=True, text=True, timeout=300, check=False,
         env={**os.environ, "PYTHONBREAKPOINT": "pdb.set_trace"},
     )

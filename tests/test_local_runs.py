@@ -19,11 +19,6 @@ SLEEPY_TASK = (
 )
 
 
-def plugin_args(project: Project, name: str, text: str) -> list[str]:
-    project.write(f"plugins/{name}.py", text)
-    return ["--set", f"train.task={name}:run", "--set", f"environment.PYTHONPATH={project.root / 'plugins'}"]
-
-
 def test_two_hosts_both_train_and_one_run_records_each_step_once(project: Project) -> None:
     from mlflow import MlflowClient
 
@@ -45,7 +40,7 @@ def test_two_hosts_both_train_and_one_run_records_each_step_once(project: Projec
 def test_max_runtime_exceeded_stops_the_job_and_fails_the_run(project: Project) -> None:
     started = time.monotonic()
     result = project.smlaunch("run", "configs/local.yaml", "--output", "json",
-                              "--set", "sagemaker.max_runtime_seconds=8", *plugin_args(project, "sleepy", SLEEPY_TASK))
+                              "--set", "sagemaker.max_runtime_seconds=8", *project.task("sleepy", SLEEPY_TASK))
     assert time.monotonic() - started < 120
     assert result.code == 1, result.stderr[-2000:]
     report = result.json()
@@ -60,7 +55,7 @@ def test_max_runtime_exceeded_stops_the_job_and_fails_the_run(project: Project) 
 def test_ctrl_c_stops_the_hosts_and_ends_the_run_killed(project: Project) -> None:
     launcher = subprocess.Popen(
         [sys.executable, "-m", "launcher", "run", "configs/local.yaml", "--output", "json",
-         *plugin_args(project, "sleepy", SLEEPY_TASK)],
+         *project.task("sleepy", SLEEPY_TASK)],
         cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert launcher.stderr is not None
     for line in launcher.stderr:  # bounded: the task prints this within seconds, then sleeps
@@ -97,7 +92,7 @@ def test_the_first_host_to_fail_stops_the_others_and_names_itself(project: Proje
             "    time.sleep(600)  # algo-1 would wait for algo-2 forever\n")
     started = time.monotonic()
     result = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "sagemaker.instance_count=2",
-                              *plugin_args(project, "half", task))
+                              *project.task("half", task))
     assert time.monotonic() - started < 60
     assert result.code == 1
     report = result.json()

@@ -18,10 +18,9 @@ def run(ctx):
 
 
 def launch(project: Project, bad: str, late: str, tracking: str | None = None) -> tuple[int, dict, str]:
-    project.write("plugins/named.py", TASK.replace("{bad}", bad).replace("{late}", late))
     extra = ["--set", f"tracking.uri={tracking}"] if tracking else []
-    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "train.task=named:run",
-                              "--set", f"environment.PYTHONPATH={project.root / 'plugins'}", *extra)
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json",
+                              *project.task("named", TASK.replace("{bad}", bad).replace("{late}", late)), *extra)
     return result.code, result.json() if result.stdout.strip() else {}, result.stderr
 
 

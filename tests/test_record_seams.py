@@ -34,9 +34,8 @@ def run(ctx):
 
 
 def write_task(project: Project, ending: str = "pass", stop_at: int = 0, loud: bool = True) -> list[str]:
-    project.write("plugins/stepping.py", STEPPING_TASK.replace("{ending}", ending).replace(
+    return project.task("stepping", STEPPING_TASK.replace("{ending}", ending).replace(
         "{stop_at}", str(stop_at)).replace("{loud}", str(loud)))
-    return ["--set", "train.task=stepping:run", "--set", f"environment.PYTHONPATH={project.root / 'plugins'}"]
 
 
 def start(project: Project, *args: str) -> subprocess.Popen[bytes]:
@@ -217,9 +216,7 @@ def run(ctx):
 
 def test_a_checkpoint_another_run_left_is_never_resumed_from(project: Project, tmp_path: Path) -> None:
     place = tmp_path / "shared-checkpoints"
-    project.write("plugins/checkpointing.py", CHECKPOINTING_TASK.replace("{place}", str(place)))
-    args = ["--output", "json", "--set", "train.task=checkpointing:run", "--set",
-            f"environment.PYTHONPATH={project.root / 'plugins'}"]
+    args = ["--output", "json", *project.task("checkpointing", CHECKPOINTING_TASK.replace("{place}", str(place)))]
     first = project.smlaunch("run", "configs/local.yaml", *args)
     second = project.smlaunch("run", "configs/local.yaml", *args)
     assert first.code == 0 and second.code == 0, second.stderr[-2000:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from launcher.tracking.fingerprint import fingerprint_local
 from tests.conftest import Project
 
 
@@ -40,15 +41,10 @@ def test_error_in_training_config_points_into_that_file(project: Project) -> Non
 
 
 def test_injected_training_crash_fails_the_run(project: Project) -> None:
-    project.write("plugins/crashing_task.py", (
-        "def run(ctx):\n"
-        "    ctx.tracker.log_metrics({'train_loss': 1.5}, step=1)\n"
-        "    raise RuntimeError('injected crash at epoch 1')\n"
-    ))
-    result = project.smlaunch(
-        "run", "configs/local.yaml", "--output", "json",
-        "--set", "train.task=crashing_task:run", "--set", f"environment.PYTHONPATH={project.root / 'plugins'}",
-    )
+    crashing = project.task("crashing_task", "def run(ctx):\n"
+                                             "    ctx.tracker.log_metrics({'train_loss': 1.5}, step=1)\n"
+                                             "    raise RuntimeError('injected crash at epoch 1')\n")
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", *crashing)
     assert result.code == 1
     report = result.json()
     assert report["status"] == "FAILED"
@@ -62,11 +58,6 @@ def test_injected_training_crash_fails_the_run(project: Project) -> None:
     assert "injected crash at epoch 1" in report["failure_reason"]
 
 
-def plugin(project: Project, name: str, text: str) -> list[str]:
-    project.write(f"plugins/{name}.py", text)
-    return ["--set", f"train.task={name}:run", "--set", f"environment.PYTHONPATH={project.root / 'plugins'}"]
-
-
 def test_a_value_that_is_no_number_fails_that_call_and_loses_no_other_point(project: Project) -> None:
     task = (
         "def run(ctx):\n"
@@ -77,7 +68,7 @@ def test_a_value_that_is_no_number_fails_that_call_and_loses_no_other_point(proj
         "    except ValueError as error:\n"
         "        print(f'refused: {error}')\n"
     )
-    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", *plugin(project, "names", task))
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", *project.task("names", task))
     assert result.code == 0, result.stderr[-2000:]
     assert "refused: metric 'acc' must be a number, not 'high'" in result.stderr
     from mlflow import MlflowClient
@@ -88,7 +79,7 @@ def test_a_value_that_is_no_number_fails_that_call_and_loses_no_other_point(proj
 
 def test_an_exception_with_a_surrogate_still_fails_the_run_with_its_reason(project: Project) -> None:
     task = "def run(ctx):\n    raise RuntimeError('bad byte: \\udcff here')\n"
-    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", *plugin(project, "surrogate", task))
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", *project.task("surrogate", task))
     assert result.code == 1
     report = result.json()
     failure = project.root / ".smlaunch/jobs" / report["job_name"] / "algo-1/output/failure"
@@ -105,7 +96,7 @@ def test_undecodable_output_neither_stops_the_log_nor_hangs_the_job(project: Pro
             "    sys.stdout.flush()\n"
             "    for i in range(2000):\n"
             "        print('line', i)\n")
-    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", *plugin(project, "noisy", task),
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", *project.task("noisy", task),
                               timeout=120)
     assert result.code == 0, result.stderr[-2000:]
     assert "algo-1 | before \ufffd\ufffd after" in result.stderr
@@ -117,22 +108,21 @@ def test_a_task_writing_into_its_channel_never_touches_the_users_data(project: P
             "    path = ctx.paths.channel_dir('training') / 'train.npz'\n"
             "    path.write_bytes(b'overwritten by the task')\n")
     before = (project.root / "data/digits/train.npz").read_bytes()
-    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", *plugin(project, "vandal", task))
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", *project.task("vandal", task))
     assert result.code == 0, result.stderr[-2000:]
     assert (project.root / "data/digits/train.npz").read_bytes() == before
-    again = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "train.epochs=1")
-    assert again.code == 0, again.stderr[-2000:]
-    (first, second) = sorted(project.runs(), key=lambda run: run.info.start_time)
-    digest = [run.inputs.dataset_inputs[0].dataset.digest for run in (first, second)]
-    assert digest[0] == digest[1]  # the data fingerprint after the job is the one before
+    (run,) = project.runs()
+    after = fingerprint_local("training", project.root / "data/digits")
+    assert after.method == "content" and run.inputs.dataset_inputs[0].dataset.digest == after.digest
 
 
 def test_three_parallel_first_launches_on_a_fresh_store_all_finish(project: Project) -> None:
     import subprocess
     import sys
 
-    launches = [subprocess.Popen([sys.executable, "-m", "launcher", "run", "configs/local.yaml", "--set",
-                                  "train.epochs=2", "--set", f"local.work_dir=.smlaunch/jobs-{n}"],
+    idle = project.task("idle")  # the subject is the store's first use, not training
+    launches = [subprocess.Popen([sys.executable, "-m", "launcher", "run", "configs/local.yaml", *idle, "--set",
+                                  f"local.work_dir=.smlaunch/jobs-{n}"],
                                  cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for n in range(3)]
     outputs = [launch.communicate(timeout=300) for launch in launches]
@@ -140,21 +130,21 @@ def test_three_parallel_first_launches_on_a_fresh_store_all_finish(project: Proj
     assert all("Traceback" not in err for _, err in outputs)
     runs = project.runs()
     assert len(runs) == 3 and {run.info.status for run in runs} == {"FINISHED"}
-    later = project.smlaunch("run", "configs/local.yaml", "--set", "train.epochs=1")
+    later = project.smlaunch("run", "configs/local.yaml", *idle)
     assert later.code == 0, later.stderr[-1500:]  # the store is usable afterwards
 
 
 def test_old_job_trees_are_pruned(project: Project) -> None:
+    idle = project.task("idle")
     for _ in range(3):
-        assert project.smlaunch("run", "configs/local.yaml", "--set", "train.epochs=1",
-                                "--set", "local.keep_jobs=2").code == 0
+        assert project.smlaunch("run", "configs/local.yaml", *idle, "--set", "local.keep_jobs=2").code == 0
     jobs = sorted(path.name for path in (project.root / ".smlaunch/jobs").iterdir())
     newest = sorted(project.runs(), key=lambda run: run.info.start_time)[-2:]
     assert jobs == sorted(run.data.tags["launcher.job_name"] for run in newest)
 
 
 def test_staged_configs_are_private(project: Project) -> None:
-    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "train.epochs=1")
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", *project.task("idle"))
     assert result.code == 0
     staged = project.root / ".smlaunch/jobs" / result.json()["job_name"] / "config"
     modes = {path.relative_to(staged).as_posix(): path.stat().st_mode & 0o777

@@ -129,7 +129,7 @@ def test_credential_files_in_the_shipped_code_are_left_out_and_named(project: Pr
         path = project.root / "train" / "digits" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body % marker)
-    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "train.epochs=1")
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", *project.task("idle"))
     assert result.code == 0, result.stderr[-2000:]
     notice = next(line for line in result.stderr.splitlines() if line.startswith("notice: credential files"))
     for name in CREDENTIAL_FILES:

@@ -93,7 +93,7 @@ def test_a_false_positive_passes_when_listed_and_the_run_says_so(project: Projec
     lookalike = "kT3vQ9xLm2Rp7Wz/Yb4Nc8Hd1Fg6Js0AeUiOyTu5"  # say, a content hash the team keeps in a tag
     refused = project.smlaunch("run", "configs/local.yaml", "--set", f"tags.dataset_hash={lookalike}")
     assert refused.code == 2
-    allowed = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "train.epochs=1",
+    allowed = project.smlaunch("run", "configs/local.yaml", "--output", "json", *project.task("idle"),
                                "--set", f"tags.dataset_hash={lookalike}", "--set", "not_secrets=[tags.dataset_hash]")
     assert allowed.code == 0, allowed.stderr[-2000:]
     (run,) = project.runs()
@@ -105,7 +105,7 @@ def test_derived_credentials_are_redacted_not_refused(project: Project) -> None:
     token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
     subprocess.run(["git", "remote", "add", "origin", f"https://{token}@github.com/org/repo.git"], cwd=project.root,
                    check=True)
-    result = project.smlaunch("run", "configs/local.yaml", "--set", "train.epochs=1")
+    result = project.smlaunch("run", "configs/local.yaml", *project.task("idle"))
     assert result.code == 0, result.stderr[-2000:]
     (run,) = project.runs()
     assert run.data.tags["mlflow.source.git.repoURL"] == "https://***@github.com/org/repo.git"
@@ -167,8 +167,8 @@ def test_a_secrets_manager_reference_reaches_the_job_and_nothing_else(
 def test_every_command_speaks_to_an_authenticated_server_as_mlflow_does(
         secured: tuple[Project, dict[str, str | None], str], tmp_path: Path) -> None:
     project, laptop, _ = secured
-    report = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "train.epochs=1",
-                              env=laptop).json()
+    idle = project.task("idle")  # the subject is the credentials each command sends, not training
+    report = project.smlaunch("run", "configs/local.yaml", "--output", "json", *idle, env=laptop).json()
     run_id = report["run_id"]
     uri = ["--tracking-uri", laptop_uri(project)]
     wrong = {**laptop, "MLFLOW_TRACKING_PASSWORD": "not-the-password"}
@@ -181,8 +181,7 @@ def test_every_command_speaks_to_an_authenticated_server_as_mlflow_does(
                                               f"mlflow_tracking_password = {AUTH_PASSWORD}\n")
     from_file = {**laptop, "MLFLOW_TRACKING_USERNAME": None, "MLFLOW_TRACKING_PASSWORD": None, "HOME": str(home)}
     commands = {"status": ["status", run_id, *uri], "diff": ["diff", run_id, run_id, *uri],
-                "reproduce": ["reproduce", run_id, *uri, "--set", "train.epochs=1"],
-                "run": ["run", "configs/local.yaml", "--set", "train.epochs=1"]}
+                "reproduce": ["reproduce", run_id, *uri], "run": ["run", "configs/local.yaml", *idle]}
     for name, command in commands.items():
         # each way of authenticating once (status); every other command with one, and refused with both bad ones
         for credentials in (laptop, both, from_file) if name == "status" else (from_file,):

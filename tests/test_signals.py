@@ -27,10 +27,9 @@ SLEEPY_TASK = (
 
 
 def start_sleepy(project: Project, new_session: bool = False) -> subprocess.Popen[str]:
-    project.write("plugins/sleepy.py", SLEEPY_TASK)
     launcher = subprocess.Popen(
         [sys.executable, "-m", "launcher", "run", "configs/local.yaml", "--output", "json",
-         "--set", "train.task=sleepy:run", "--set", f"environment.PYTHONPATH={project.root / 'plugins'}"],
+         *project.task("sleepy", SLEEPY_TASK)],
         cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=new_session)
     assert launcher.stderr is not None
     for line in launcher.stderr:  # bounded: the task prints this within seconds

@@ -56,9 +56,10 @@ def check_interrupted_run(project: Project, report: dict, baseline: dict, output
 
 @pytest.mark.timeout(900)
 def test_interrupted_run_resumes_the_same_run_and_matches_an_uninterrupted_one(project: Project) -> None:
-    """Interrupted in the middle of epoch 3 (timed from an uninterrupted run). The moment is wall-clock, so
-    on a busy machine it can land in a neighbouring epoch: then the run is still checked in full, and the
-    next attempt moves the moment by the error it saw (at most three attempts)."""
+    """Interrupted in the middle of epoch 3 (timed from an uninterrupted run). The moment is wall-clock, so on
+    a busy machine it can land in a neighbouring epoch: any epoch after the first checkpoint shows the same
+    (resumed from that checkpoint, every step once, bit-identical). Only a moment before the first checkpoint
+    is tried again, later (at most three attempts)."""
     baseline, marks, _ = timed_run(project)
     epoch = (marks["epoch 3"] - marks["epoch 1"]) / 2
     moment = (marks["epoch 2"] + marks["epoch 3"]) / 2
@@ -66,7 +67,7 @@ def test_interrupted_run_resumes_the_same_run_and_matches_an_uninterrupted_one(p
         report, _, output = timed_run(project, "--interrupt-after", f"{moment:.2f}")
         assert len(project.runs()) == 1 + attempt  # the restart continued its run: no run was added
         resumed_from = check_interrupted_run(project, report, baseline, output)
-        if resumed_from == 2:
+        if resumed_from >= 1:
             break
-        moment += (2 - resumed_from) * epoch
-    assert resumed_from == 2, "never interrupted during epoch 3"
+        moment += epoch
+    assert 1 <= resumed_from <= 4, "never interrupted after a checkpoint and before the end"

@@ -53,9 +53,7 @@ GC_TASK = (
 
 
 def test_a_tasks_cyclic_garbage_is_collected_while_the_imports_stay_frozen(project: Project) -> None:
-    project.write("plugins/gc_task.py", GC_TASK)
-    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", "train.task=gc_task:run",
-                              "--set", f"environment.PYTHONPATH={project.root / 'plugins'}")
+    result = project.smlaunch("run", "configs/local.yaml", "--output", "json", *project.task("gc_task", GC_TASK))
     assert result.code == 0, result.stderr
     (run,) = project.runs()
     assert run.data.metrics["gc_enabled"] == 1.0

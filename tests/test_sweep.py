@@ -31,6 +31,30 @@ parameters:
 """
 
 
+HELD_TASK = """
+import time
+from pathlib import Path
+
+def run(ctx):
+    # logs epoch 1, waits while the test holds it (the file HOLD exists), then logs its last epoch
+    epochs, lr = ctx.config["epochs"], ctx.config["optimizer"]["lr"]
+    for epoch in sorted({1, epochs}):
+        ctx.tracker.log_metrics({"val_accuracy": epoch / epochs, "val_loss": lr * epoch}, step=epoch)
+        print(f"epoch {epoch}", flush=True)
+        while epoch < epochs and Path(HOLD).exists():
+            time.sleep(0.1)
+"""
+
+
+def held_trials(project: Project) -> tuple[Path, str]:
+    """A task whose trials wait after their first epoch while the returned file exists (the test holds them
+    running for as long as it needs, and lets them finish at once); and the sweep's `set:` line that runs it.
+    The subject of these tests is the sweep's processes and record, not training."""
+    hold = project.root / "hold"
+    args = project.task("held", HELD_TASK.replace("HOLD", repr(str(hold))))
+    return hold, f"set: [{args[1]}, {args[3]}]\n"
+
+
 def start_sweep(project: Project, sweep_file: str) -> tuple[subprocess.Popen[bytes], Path]:
     """`smlaunch sweep` in its own session, its output in a file (a pipe nobody reads would fill and block it)."""
     log = project.root / "sweep.log"
@@ -144,8 +168,10 @@ parameters:
 
 
 def test_ctrl_c_kills_every_trial_and_the_parent_and_resume_runs_the_rest(project: Project) -> None:
-    project.write("configs/sweeps/long.yaml", GRID.replace("set: [train.epochs=3]\n", "").replace(
-        GRID.split("parameters:\n")[1], "  train.epochs: {values: [2, 500, 501]}\n"))
+    hold, held = held_trials(project)
+    hold.touch()
+    project.write("configs/sweeps/long.yaml", GRID.replace("set: [train.epochs=3]\n", held).replace(
+        GRID.split("parameters:\n")[1], "  train.epochs: {values: [1, 500, 501]}\n"))
     sweep, log = start_sweep(project, "configs/sweeps/long.yaml")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # trial 1 finished, trials 2 and 3 training
@@ -171,6 +197,7 @@ def test_ctrl_c_kills_every_trial_and_the_parent_and_resume_runs_the_rest(projec
     assert not [run for run in project.runs() if run.info.status == "RUNNING"]
     assert processes_in(project.root) == []
 
+    hold.unlink()  # the resumed trials 2 and 3 run to their end
     resumed = project.smlaunch("sweep", "--resume", parent.info.run_id, "--tracking-uri", project.tracking_uri,
                                "--output", "json")
     assert resumed.code == 0, resumed.stderr[-3000:]
@@ -253,11 +280,13 @@ parameters:
 
 def test_ctrl_c_reaches_trials_even_when_only_the_sweep_is_signalled(project: Project) -> None:
     """SIGTERM to the sweep alone (not its process group): it stops its trials itself."""
-    project.write("configs/sweeps/long.yaml", GRID.replace("set: [train.epochs=3]\n", "").replace(
+    hold, held = held_trials(project)
+    hold.touch()
+    project.write("configs/sweeps/long.yaml", GRID.replace("set: [train.epochs=3]\n", held).replace(
         GRID.split("parameters:\n")[1], "  train.epochs: {values: [500, 501]}\n"))
     sweep, log = start_sweep(project, "configs/sweeps/long.yaml")
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and log.read_text().count("| epoch ") < 4:
+    while time.monotonic() < deadline and log.read_text().count("| epoch 1") < 2:  # both trials held
         time.sleep(0.5)
     os.kill(sweep.pid, signal.SIGTERM)
     sweep.wait(timeout=120)
@@ -271,9 +300,10 @@ def test_ctrl_c_reaches_trials_even_when_only_the_sweep_is_signalled(project: Pr
 def test_a_bayesian_sweep_over_exponent_values_resumes_with_the_values_it_ran(project: Project) -> None:
     """`1e-05` is a number (YAML 1.2), recorded as the param `1e-05` and read back as that float on resume (it
     used to come back as the string '1e-05', and resuming died with a ValueError)."""
+    hold, held = held_trials(project)
     project.write("configs/sweeps/exp.yaml", """\
 config: ../local.yaml
-set: [train.epochs=1]
+set: [train.epochs=2]
 strategy: bayesian
 max_trials: 3
 max_parallel: 1
@@ -282,12 +312,13 @@ objective: {metric: val_loss, goal: minimize}
 parameters:
   train.optimizer.lr: {values: [1e-05, 1e-03]}
   train.model.dropout: {min: 0.0, max: 0.2}
-""")
+""".replace("set: [train.epochs=2]\n", held.replace("[", "[train.epochs=2, ")))
     sweep, log = start_sweep(project, "configs/sweeps/exp.yaml")
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and "trial 1: FINISHED" not in log.read_text():
         assert sweep.poll() is None, log.read_text()[-3000:]
-        time.sleep(0.3)
+        time.sleep(0.1)
+    hold.touch()  # trial 2 is held after its first epoch: Ctrl-C comes while it runs
     os.killpg(sweep.pid, signal.SIGINT)
     sweep.wait(timeout=120)
     assert sweep.returncode == 130, log.read_text()[-3000:]
@@ -296,6 +327,7 @@ parameters:
     finished = [run for run in children if run.info.status == "FINISHED"]
     assert finished and finished[0].data.params["train.optimizer.lr"] in ("1e-05", "0.001")
 
+    hold.unlink()
     resumed = project.smlaunch("sweep", "--resume", parent.info.run_id, "--tracking-uri", project.tracking_uri,
                                "--output", "json")
     assert resumed.code == 0, resumed.stderr[-3000:]

@@ -51,10 +51,8 @@ class Outage:
 
 
 def chatty_run(project: Project, tracking: str) -> tuple[dict, float]:
-    project.write("plugins/chatty.py", CHATTY_TASK)
     result = project.smlaunch("run", "configs/local.yaml", "--output", "json", "--set", f"tracking.uri={tracking}",
-                              "--set", "train.task=chatty:run", "--set",
-                              f"environment.PYTHONPATH={project.root / 'plugins'}", timeout=600)
+                              *project.task("chatty", CHATTY_TASK), timeout=600)
     assert result.code == 0, result.stderr[-3000:]
     report = result.json()
     tree = project.root / ".smlaunch/jobs" / report["job_name"] / "algo-1"
