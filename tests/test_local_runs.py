@@ -98,6 +98,7 @@ def test_the_first_host_to_fail_stops_the_others_and_names_itself(project: Proje
     report = result.json()
     assert report["status"] == "FAILED"
     assert report["failure_reason"].startswith("algo-2: RuntimeError: algo-2 cannot start")
+    assert "could not end the run" not in result.stderr  # algo-1, stopped while resuming, ended it after
     (run,) = project.runs()
     assert run.info.status == "FAILED"  # not KILLED, although algo-1 was stopped: algo-2's failure is the truth
     assert processes_in(project.root) == []

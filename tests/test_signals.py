@@ -138,3 +138,29 @@ def test_a_container_told_to_stop_kills_its_run_itself(project: Project) -> None
     assert run.data.tags["launcher.failure_reason"].startswith("Terminated: the job received SIGTERM")
     assert run.data.metrics == {"started": 1.0}
     assert (base / "output/failure").read_text().startswith("Terminated")
+
+
+HELD_WHILE_A_HELPER_RUNS = """
+import os, signal, threading, time
+from train.runtime import stops
+
+taken = []
+signal.signal(signal.SIGTERM, lambda signum, frame: taken.append(time.monotonic()))
+stops.start_helper(threading.Thread(target=time.sleep, args=(5,), daemon=True))  # as the job's watcher
+with stops.held():  # as while the run is resumed (mlflow imported)
+    os.kill(os.getpid(), signal.SIGTERM)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:  # bytecode runs: a handler let through would run here
+        sum(range(1000))
+    released = time.monotonic()
+print("taken after the hold" if taken and taken[0] >= released else f"taken during the hold: {taken}")
+"""
+
+
+def test_a_stop_during_the_resume_waits_for_it_even_with_helper_threads_running() -> None:
+    """A helper thread that took the signal would run the handler in the main thread at once, hold or not: a
+    stop in the middle of importing mlflow left it half-imported, the job could not end its run, and the
+    stop took 16 s instead of 2."""
+    done = subprocess.run([sys.executable, "-c", HELD_WHILE_A_HELPER_RUNS], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.stdout.strip() == "taken after the hold", done.stdout + done.stderr

@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -32,6 +32,7 @@ from train.contract.journal import update_marker
 from train.contract.paths import ContainerPaths, TrainingEnvironment
 from train.contract.startup import imports_without_gc
 from train.contract.timeline import mark
+from train.runtime import stops
 from train.runtime.checkpoints import Checkpoints
 from train.runtime.distributed import Distributed, failure_reason
 from train.runtime.failure import describe, details, warn, write_failure
@@ -113,18 +114,6 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated(signum, orphaned=launcher_died(ContainerPaths.from_env()))
 
 
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGTERM/SIGINT while the run is resumed: an exception in the middle of importing mlflow would leave
-    it half-imported and the run impossible to end. A signal that arrives meanwhile is delivered after."""
-    held = {signal.SIGTERM, signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-
-
 def _resolve_secrets() -> SecretUnavailable | None:
     """Read the job's secret references into its environment; a failure is reported once the run is resumed
     (resuming may still work: not every secret is the tracker's)."""
@@ -154,7 +143,7 @@ def run_job(paths: ContainerPaths) -> int:
     tracker = RunTracker.from_environment(paths, enabled=records)
     try:
         with imports_without_gc():  # mlflow, its store, the task's module and torch load ≈1 s faster
-            with _signals_held():  # a stop during the resume (or mlflow's import) is taken right after it
+            with stops.held():  # a stop during the resume (or mlflow's import) is taken right after it
                 tracker.start(restarted=checkpoints.exists())
             checkpoints.owner = tracker.run_id or checkpoints.owner  # a tuning trial's run exists only now
             if unresolved is not None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from train.contract.journal import Journal, Point
 from train.contract.mlflow_rules import MAX_METRICS_PER_BATCH, name_problem
+from train.runtime import stops
 from train.runtime.retry import backoff, http_status, retryable
 
 SEND_EVERY_SECONDS = 2.0
@@ -74,7 +75,7 @@ class MetricSender:
         self._thread = threading.Thread(target=self._run, name="smlaunch-metrics", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        stops.start_helper(self._thread)
 
     def add(self, points: list[Point]) -> None:
         points = [p for p in points if p.step not in self.skip.get(p.key, ())]

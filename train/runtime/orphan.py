@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from train.contract.handover import WATCH_LAUNCHER_ENV
 from train.contract.liveness import held
 from train.contract.paths import ContainerPaths
+from train.runtime import stops
 
 POLL_SECONDS = 1.0
 PR_SET_PDEATHSIG = 1
@@ -56,7 +57,8 @@ def watch_launcher(paths: ContainerPaths, environ: Mapping[str, str] = os.enviro
     if launcher_died(paths, environ):  # it died before the signal was set up
         os.kill(os.getpid(), signal.SIGTERM)
         return
-    threading.Thread(target=_watch, args=(paths, environ), name="smlaunch-launcher-watch", daemon=True).start()
+    stops.start_helper(threading.Thread(target=_watch, args=(paths, environ), name="smlaunch-launcher-watch",
+                                        daemon=True))
 
 
 def _watch(paths: ContainerPaths, environ: Mapping[str, str]) -> None:

@@ -1,11 +1,11 @@
 """Retrying a call to the tracker: only what may succeed later, until a deadline, with capped backoff. Stdlib only.
 
 Retryable: no answer at all (a refused or dropped connection, a timeout) and the answers that say "later"
-(408, 429 and every 5xx). Never a 4xx such as 400 (a name MLflow refuses), 401/403 (credentials) or 404: the
-same request would fail again, forever. The container keeps MLflow's own per-request retries short (see
-train.runtime.tracking) and retries whole operations here, so every wait is bounded by a deadline the caller
-chooses and happens where it costs nothing (a background thread, or the end of the job), never inside the
-training loop.
+(408, 429 and every 5xx). Never a 4xx such as 400 (a name MLflow refuses), 401/403 (credentials) or 404, and
+never a fault in the code (an AttributeError, a TypeError ...): the same request would fail again, forever.
+The container keeps MLflow's own per-request retries short (see train.runtime.tracking) and retries whole
+operations here, so every wait is bounded by a deadline the caller chooses and happens where it costs nothing
+(a background thread, or the end of the job), never inside the training loop.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ T = TypeVar("T")
 FIRST_PAUSE_SECONDS = 0.5
 LONGEST_PAUSE_SECONDS = 10.0
 LATER = (408, 429)  # and every status from 500 up
+CODE_FAULTS = (AttributeError, ImportError, NameError, TypeError)  # e.g. a half-imported module: never later
 
 
 def http_status(error: BaseException) -> int | None:
@@ -35,7 +36,9 @@ def http_status(error: BaseException) -> int | None:
 
 
 def retryable(error: BaseException) -> bool:
-    """Whether the same call may succeed later."""
+    """Whether the same call may succeed later (never a fault in the code making it)."""
+    if isinstance(error, CODE_FAULTS):
+        return False
     status = http_status(error)
     return status is None or status in LATER or status >= 500
 
