@@ -208,9 +208,9 @@ def main() -> None:
     report("run --dry-run (local)", wall_times([*SMLAUNCH, "run", "configs/local.yaml", "--dry-run"], repeats, REPO),
            None)
     with tempfile.TemporaryDirectory(prefix="smlaunch-bench-") as scratch:
-        project = scratch_project(Path(scratch))
+        project = scratch_project(Path(scratch) / "project")
         billion_laughs(project)
-        config_size(project, repeats)
+        config_size(scratch_project(Path(scratch) / "big-configs"), repeats)  # their tasks ship with no other run
         local_process = smoke_timeline(project, repeats)
         cloud_launch(project, Path(scratch), repeats)
         outage_pace(project, Path(scratch), max(2, repeats // 2))

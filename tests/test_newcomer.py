@@ -51,6 +51,23 @@ def test_a_default_the_schema_itself_refuses_is_named(project: Project) -> None:
     assert "depth" in result.stderr and "default" in result.stderr, result.stderr
 
 
+def test_a_schema_that_passed_is_not_checked_again_until_it_changes(project: Project, tmp_path: Path) -> None:
+    """Checking a task schema against the meta-schema costs most of a second at 1,000 fields: a schema that
+    passed is remembered (in the user's cache, by digest) and checked again only once its text changes."""
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    tabular(project, json.dumps(TABULAR_SCHEMA, indent=2))
+    assert project.smlaunch("validate", "configs/tabular.yaml", env=cache).code == 0
+    (verdict,) = (tmp_path / "cache/smlaunch/checked-schemas").iterdir()
+    assert verdict.stat().st_size == 0 and verdict.stat().st_mode & 0o777 == 0o600
+    assert project.smlaunch("validate", "configs/tabular.yaml", env=cache).code == 0  # taken from the cache
+    schema = json.loads(json.dumps(TABULAR_SCHEMA))
+    schema["properties"]["depth"]["default"] = 0  # the same schema, edited: checked again, and refused
+    tabular(project, json.dumps(schema, indent=2))
+    refused = project.smlaunch("validate", "configs/tabular.yaml", env=cache)
+    assert refused.code == 2 and "depth" in refused.stderr and "default" in refused.stderr, refused.stderr
+    assert len(list((tmp_path / "cache/smlaunch/checked-schemas").iterdir())) == 1  # a refusal is not kept
+
+
 def test_make_run_waits_for_the_example_data_only_for_configs_that_read_it(tmp_path: Path) -> None:
     shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
     shutil.copytree(REPO / "configs", tmp_path / "configs")

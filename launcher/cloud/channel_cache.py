@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.cloud.aws import Aws, split_s3_uri
+from launcher.core.cache import cache_dir
 from train.contract.files import private_dir, write_atomically
 
 
@@ -25,12 +26,6 @@ class CachedChannel:
     total_bytes: int
 
 
-def cache_root(environ: dict[str, str] | None = None) -> Path:
-    environ = dict(os.environ) if environ is None else environ
-    base = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "smlaunch" / "s3"
-
-
 def _etags_file(bucket_dir: Path) -> Path:
     return bucket_dir / ".etags.json"
 
@@ -39,7 +34,7 @@ def fetch_channel(aws: Aws, uri: str, target: Path, sample: int | None = None, r
                   ) -> CachedChannel:
     """Make `target` hold the channel's objects (relative to its prefix), through the cache."""
     bucket, prefix = split_s3_uri(uri)
-    bucket_dir = private_dir((root or cache_root()) / bucket)
+    bucket_dir = private_dir((root or cache_dir("s3")) / bucket)
     etags: dict[str, str] = json.loads(_etags_file(bucket_dir).read_text()) if _etags_file(bucket_dir).exists() \
         else {}
     objects = sorted((item for item in aws.list_objects(uri, limit=None) if not item["Key"].endswith("/")),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launcher.core.cache import keep, recall
 from launcher.core.errors import EXIT_BAD_INPUT, LauncherError
 
 TASK_SCHEMA_FILE = "config.schema.json"
@@ -95,6 +96,9 @@ def defines(module_file: Path, name: str) -> bool:
     return False
 
 
+SCHEMA_CHECKS = "checked-schemas"  # in the user's cache: digests of task schemas that passed their checks
+
+
 class TaskSchemaError(LauncherError):
     """A task's config.schema.json cannot be used: the message says where and why."""
 
@@ -115,13 +119,19 @@ def load_task_schema(path: Path) -> dict[str, Any]:
     from jsonschema.exceptions import SchemaError
 
     try:
-        schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        schema: dict[str, Any] = json.loads(text)
     except json.JSONDecodeError as error:
         raise TaskSchemaError(path, error.lineno, f"invalid JSON: {error.msg} (column {error.colno})") from None
     except (OSError, UnicodeDecodeError) as error:
         raise TaskSchemaError(path, 0, f"cannot read it: {error}") from None
     if not isinstance(schema, dict):
         raise TaskSchemaError(path, 1, "a task schema is a JSON object (a JSON Schema for the task's fields)")
+    # checking against the meta-schema takes most of a second for 1,000 fields: a schema that passed is not
+    # checked again until it (or the meta-schema) changes
+    verdict = ("task schema", json.dumps(Draft202012Validator.META_SCHEMA, sort_keys=True), text)
+    if recall(SCHEMA_CHECKS, *verdict) is not None:
+        return schema
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as error:
@@ -132,6 +142,7 @@ def load_task_schema(path: Path) -> dict[str, Any]:
         if refused is not None:
             raise TaskSchemaError(path, 0, f"the default of {field} ({default!r}) is not valid for it: "
                                            f"{refused.message}")
+    keep(SCHEMA_CHECKS, *verdict)
     return schema
 
 

@@ -30,12 +30,9 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None, check_tracking: bool = True
     report = PreflightReport()
     if spec.secrets:
         _check_secrets(spec, aws, report)
-    if check_tracking and is_server(spec.tracking_uri):
-        report.add("tracking server", partial(tracking.check_health, spec.tracking_uri))
-    if check_tracking and (not is_server(spec.tracking_uri) or report.passed("tracking server")) \
-            and not is_managed_mlflow(spec.tracking_uri):
-        report.add("experiment", partial(tracking.check_experiment, spec))
     if spec.mode != "sagemaker" or aws is None:
+        if check_tracking:
+            _check_tracker(spec, report)
         for field, channel, name in spec.channel_files:
             report.add(field, partial(data.check_file, Aws(), spec, field, channel, name))
         if spec.mode == "local-container":
@@ -48,7 +45,9 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None, check_tracking: bool = True
     identity: dict[str, str] = {}
     report.add("credentials", lambda: _identity(aws, identity))
     if not report.passed("region", "credentials"):
-        return report  # every other check needs both
+        if check_tracking:
+            _check_tracker(spec, report)
+        return report  # every other AWS check needs both
     region, account = aws.region or "", identity["account"]
     _check_data(spec, aws, report, region)
     report.add("instance", partial(instance.check_instance, aws, spec))
@@ -63,9 +62,19 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None, check_tracking: bool = True
         report.add("spot", partial(_spot, spec))
     if spec.job.checkpoint_s3_uri:
         report.add("checkpoints", partial(data.check_checkpoints, aws, spec))
-    if check_tracking:  # last: the job's-credentials check waits for mlflow's import, which the others overlap
+    if check_tracking:  # last: these wait for mlflow's import, which the AWS checks above overlap
+        _check_tracker(spec, report)
         _check_tracking(spec, aws, report)
     return report
+
+
+def _check_tracker(spec: LaunchSpec, report: PreflightReport) -> None:
+    """The tracking server answers (through MLflow's own HTTP layer) and the run's experiment can take runs."""
+    if is_server(spec.tracking_uri):
+        report.add("tracking server", partial(tracking.check_health, spec.tracking_uri))
+    if (not is_server(spec.tracking_uri) or report.passed("tracking server")) \
+            and not is_managed_mlflow(spec.tracking_uri):
+        report.add("experiment", partial(tracking.check_experiment, spec))
 
 
 def _check_tracking(spec: LaunchSpec, aws: Aws, report: PreflightReport) -> None:

@@ -11,6 +11,9 @@ said to be undecided, not refused.
 from __future__ import annotations
 
 import ast
+import contextlib
+import json
+import os
 import re
 import sys
 from functools import cache
@@ -18,12 +21,14 @@ from importlib import metadata
 from pathlib import Path
 
 from launcher.config.spec import LaunchSpec
+from launcher.core.cache import keep, recall
 from launcher.core.errors import LauncherError
 from launcher.preflight.image_deps import checkout_deps_sha256
 from launcher.preflight.report import Caveat
 from launcher.tracking.provenance import LOCK_FILE
 
 IMAGE_REQUIREMENTS = LOCK_FILE.parent / "docker" / "requirements.txt"
+IMPORT_PROVIDERS = "import-providers"  # in the user's cache
 REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -67,6 +72,20 @@ def image_distributions() -> frozenset[str]:
     return frozenset(seen)
 
 
+def _providers() -> dict[str, list[str]]:
+    """`metadata.packages_distributions()` (import name → distributions), which reads every installed
+    distribution's file list (≈0.7 s), kept in the user's cache until a directory of the import path changes
+    (installing or removing a distribution changes its directory)."""
+    stamp = json.dumps([(entry, os.stat(entry).st_mtime_ns) for entry in sys.path if os.path.isdir(entry)])
+    kept = recall(IMPORT_PROVIDERS, stamp)
+    if kept is not None:
+        with contextlib.suppress(ValueError):
+            return dict(json.loads(kept))
+    providers = {name: list(found) for name, found in metadata.packages_distributions().items()}
+    keep(IMPORT_PROVIDERS, stamp, value=json.dumps(providers))
+    return providers
+
+
 def check_task_imports(spec: LaunchSpec) -> str:
     module = spec.task.module_file if spec.task else None
     if module is None:
@@ -76,7 +95,7 @@ def check_task_imports(spec: LaunchSpec) -> str:
                      "with the image")
     shipped = {directory.name for directory in spec.code_dirs} | {"train"}
     names = sorted(task_imports(module) - set(sys.stdlib_module_names) - shipped - {"__future__"})
-    providers = metadata.packages_distributions()
+    providers = _providers()
     image = image_distributions()
     missing, unknown = [], []
     for name in names:
