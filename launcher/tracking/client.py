@@ -43,6 +43,9 @@ NOTE_TAG = "mlflow.note.content"
 HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
                  "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
+PREFLIGHT_RETRIES = {"max_retries": 1, "backoff_factor": 0.5}  # a question asked before anything is created
+_USERS_OWN_RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES" in os.environ  # read before HTTP_SETTINGS fill it in
+
 
 class TrackingError(ExecutionError):
     """MLflow refused or could not be reached; the message names the store (credentials redacted)."""
@@ -390,7 +393,8 @@ def log_datasets(run: TrackedRun, datasets: Iterable[tuple[str, str, str, str]])
 def http_status(uri: str, endpoint: str, anonymous: bool = False, **params: str) -> int:
     """The HTTP status of a GET on an MLflow server, through MLflow's own HTTP layer: its TLS settings, its
     retries, and its credentials (env, ~/.mlflow/credentials), or none with `anonymous` (what a job without
-    credentials would get). A server that cannot be reached at all is a TrackingError."""
+    credentials would get). A server that cannot be reached at all is a TrackingError. A pre-flight question:
+    one retry, not the ≈15 s of retries a run's calls get (unless MLFLOW_HTTP_REQUEST_MAX_RETRIES says)."""
     _open(uri)  # joins the preloading import
     from mlflow.utils.credentials import get_default_host_creds
     from mlflow.utils.rest_utils import MlflowHostCreds, http_request
@@ -400,7 +404,9 @@ def http_status(uri: str, endpoint: str, anonymous: bool = False, **params: str)
         creds = MlflowHostCreds(uri, ignore_tls_verification=creds.ignore_tls_verification,  # type: ignore[no-untyped-call]
                                 client_cert_path=creds.client_cert_path, server_cert_path=creds.server_cert_path)
     try:
-        response = http_request(creds, endpoint, "GET", params=params or None, raise_on_status=False)  # type: ignore[no-untyped-call]
+        retries = {} if _USERS_OWN_RETRIES else PREFLIGHT_RETRIES
+        response = http_request(creds, endpoint, "GET", params=params or None, raise_on_status=False,  # type: ignore[no-untyped-call]
+                                **retries)
     except Exception as error:
         raise TrackingError(describe_error(error, uri)) from error
     return int(response.status_code)
