@@ -32,7 +32,7 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None, check_tracking: bool = True
         _check_secrets(spec, aws, report)
     if spec.mode != "sagemaker" or aws is None:
         if check_tracking:
-            _check_tracker(spec, report)
+            _check_server_and_experiment(spec, report)
         for field, channel, name in spec.channel_files:
             report.add(field, partial(data.check_file, Aws(), spec, field, channel, name))
         if spec.mode == "local-container":
@@ -46,7 +46,7 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None, check_tracking: bool = True
     report.add("credentials", lambda: _identity(aws, identity))
     if not report.passed("region", "credentials"):
         if check_tracking:
-            _check_tracker(spec, report)
+            _check_server_and_experiment(spec, report)
         return report  # every other AWS check needs both
     region, account = aws.region or "", identity["account"]
     _check_data(spec, aws, report, region)
@@ -63,12 +63,12 @@ def run_preflight(spec: LaunchSpec, aws: Aws | None, check_tracking: bool = True
     if spec.job.checkpoint_s3_uri:
         report.add("checkpoints", partial(data.check_checkpoints, aws, spec))
     if check_tracking:  # last: these wait for mlflow's import, which the AWS checks above overlap
-        _check_tracker(spec, report)
-        _check_tracking(spec, aws, report)
+        _check_server_and_experiment(spec, report)
+        _check_job_side_tracking(spec, aws, report)
     return report
 
 
-def _check_tracker(spec: LaunchSpec, report: PreflightReport) -> None:
+def _check_server_and_experiment(spec: LaunchSpec, report: PreflightReport) -> None:
     """The tracking server answers (through MLflow's own HTTP layer) and the run's experiment can take runs."""
     if is_server(spec.tracking_uri):
         report.add("tracking server", partial(tracking.check_health, spec.tracking_uri))
@@ -77,7 +77,7 @@ def _check_tracker(spec: LaunchSpec, report: PreflightReport) -> None:
         report.add("experiment", partial(tracking.check_experiment, spec))
 
 
-def _check_tracking(spec: LaunchSpec, aws: Aws, report: PreflightReport) -> None:
+def _check_job_side_tracking(spec: LaunchSpec, aws: Aws, report: PreflightReport) -> None:
     uri = spec.tracking_uri
     if is_managed_mlflow(uri):
         report.add("tracking server", lambda: _managed_mlflow(aws, uri))
